@@ -1,0 +1,270 @@
+/**
+ * Typed, validated configuration read from the environment. `.env` is loaded by Node itself
+ * (`--env-file-if-exists`), so this module only ever sees `process.env`-shaped input.
+ */
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+export type InputSampleRate = 24000 | 16000;
+
+export interface AzureVoiceLiveConfig {
+  /** https:// (or http:// for a local server) origin of the Voice Live resource. */
+  readonly endpoint: string;
+  /** Absent means Microsoft Entra ID through DefaultAzureCredential. */
+  readonly apiKey: string | undefined;
+  readonly model: string;
+  readonly apiVersion: string;
+  /** Present means agent mode: `model` is then not sent. */
+  readonly agent:
+    | { readonly name: string; readonly project: string; readonly version: string | undefined }
+    | undefined;
+  readonly tokenScope: string;
+}
+
+export interface Config {
+  readonly discord: {
+    readonly token: string;
+    readonly clientId: string | undefined;
+    readonly guildId: string | undefined;
+  };
+  /** Absent means the in-process local Voice Live server (echo replies). */
+  readonly azure: AzureVoiceLiveConfig | undefined;
+  readonly voiceLive: {
+    readonly inputSampleRate: InputSampleRate;
+    readonly connectionsPerMinute: number;
+    readonly sessionMaxMinutes: number;
+  };
+  readonly persona: {
+    readonly defaultInstructions: string;
+    readonly defaultVoice: string;
+  };
+  readonly conversation: {
+    readonly idleTimeoutSeconds: number;
+    readonly emptyChannelGraceSeconds: number;
+  };
+  readonly commandsPerMinutePerGuild: number;
+  readonly databasePath: string;
+  readonly logLevel: LogLevel;
+  readonly metricsPort: number | undefined;
+}
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Variables whose values must never be printed, not even in a validation message. */
+export const SECRET_VARIABLES: readonly string[] = ["DISCORD_TOKEN", "AZURE_VOICELIVE_API_KEY"];
+
+export const DEFAULTS = {
+  AZURE_VOICELIVE_MODEL: "gpt-realtime",
+  AZURE_VOICELIVE_API_VERSION: "2025-10-01",
+  AZURE_TOKEN_SCOPE: "https://ai.azure.com/.default",
+  DATABASE_PATH: "./data/voicelive-discord.sqlite",
+  LOG_LEVEL: "info",
+  VOICELIVE_INPUT_SAMPLE_RATE: "24000",
+  VOICELIVE_CONNECTIONS_PER_MINUTE: "30",
+  VOICELIVE_SESSION_MAX_MINUTES: "55",
+  PERSONA_DEFAULT_INSTRUCTIONS:
+    "You are a friendly voice assistant in a Discord voice channel. Keep answers short and conversational.",
+  PERSONA_DEFAULT_VOICE: "alloy",
+  IDLE_TIMEOUT_SECONDS: "600",
+  EMPTY_CHANNEL_GRACE_SECONDS: "60",
+  COMMANDS_PER_MINUTE_PER_GUILD: "20",
+} as const;
+
+const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export interface ConfigRequirements {
+  /** `npm start` needs the bot token; `deploy-commands` also needs the application id. */
+  readonly discordToken?: boolean;
+  readonly discordClientId?: boolean;
+}
+
+/** Reads and validates every variable, collecting all problems before throwing one ConfigError. */
+export function loadConfig(env: Env, requirements: ConfigRequirements = { discordToken: true }): Config {
+  const problems: string[] = [];
+  const read = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === "" ? undefined : value;
+  };
+  const shown = (name: string, value: string): string =>
+    SECRET_VARIABLES.includes(name) ? "(value hidden)" : JSON.stringify(value.slice(0, 80));
+
+  const integer = (name: string, fallback: string, min: number, max: number): number => {
+    const raw = read(name) ?? fallback;
+    const value = Number(raw);
+    if (!/^-?\d+$/.test(raw) || value < min || value > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got ${shown(name, raw)}`);
+      return Number(fallback);
+    }
+    return value;
+  };
+
+  const token = read("DISCORD_TOKEN");
+  if (requirements.discordToken && token === undefined) {
+    problems.push("DISCORD_TOKEN is required: the bot token from the Discord Developer Portal (Bot > Token)");
+  } else if (token !== undefined && /\s/.test(token)) {
+    problems.push(`DISCORD_TOKEN must not contain spaces ${shown("DISCORD_TOKEN", token)}`);
+  }
+
+  const snowflake = (name: string, required: boolean): string | undefined => {
+    const value = read(name);
+    if (value === undefined) {
+      if (required) problems.push(`${name} is required: the application's numeric id (a Discord snowflake)`);
+      return undefined;
+    }
+    if (!/^\d{17,20}$/.test(value)) {
+      problems.push(`${name} must be a Discord snowflake (17 to 20 digits), got ${shown(name, value)}`);
+    }
+    return value;
+  };
+  const clientId = snowflake("DISCORD_CLIENT_ID", requirements.discordClientId === true);
+  const guildId = snowflake("DISCORD_GUILD_ID", false);
+
+  let azure: AzureVoiceLiveConfig | undefined;
+  const endpoint = read("AZURE_VOICELIVE_ENDPOINT");
+  const agentName = read("AZURE_VOICELIVE_AGENT_NAME");
+  const agentProject = read("AZURE_VOICELIVE_AGENT_PROJECT");
+  if ((agentName === undefined) !== (agentProject === undefined)) {
+    problems.push(
+      "AZURE_VOICELIVE_AGENT_NAME and AZURE_VOICELIVE_AGENT_PROJECT must be set together (agent mode)",
+    );
+  }
+  const tokenScope = read("AZURE_TOKEN_SCOPE") ?? DEFAULTS.AZURE_TOKEN_SCOPE;
+  if (!/^https:\/\/\S+\/\.default$/.test(tokenScope)) {
+    problems.push(
+      `AZURE_TOKEN_SCOPE must look like https://<audience>/.default, got ${shown("AZURE_TOKEN_SCOPE", tokenScope)}`,
+    );
+  }
+  const apiVersion = read("AZURE_VOICELIVE_API_VERSION") ?? DEFAULTS.AZURE_VOICELIVE_API_VERSION;
+  if (!/^(\d{4}-\d{2}-\d{2}(-preview)?|v1)$/.test(apiVersion)) {
+    problems.push(
+      `AZURE_VOICELIVE_API_VERSION must look like 2025-10-01 or 2026-01-01-preview, got ${shown("AZURE_VOICELIVE_API_VERSION", apiVersion)}`,
+    );
+  }
+  const model = read("AZURE_VOICELIVE_MODEL") ?? DEFAULTS.AZURE_VOICELIVE_MODEL;
+  if (!/^[\w.-]{1,100}$/.test(model)) {
+    problems.push(
+      `AZURE_VOICELIVE_MODEL must be a model name such as gpt-realtime, got ${shown("AZURE_VOICELIVE_MODEL", model)}`,
+    );
+  }
+  if (endpoint !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      url = undefined;
+    }
+    if (url === undefined || !["https:", "http:", "wss:", "ws:"].includes(url.protocol)) {
+      problems.push(
+        "AZURE_VOICELIVE_ENDPOINT must be a URL such as https://<resource>.services.ai.azure.com (or http://127.0.0.1:<port> for a local server)",
+      );
+    } else if (url.username !== "" || url.password !== "" || url.search !== "") {
+      problems.push(
+        "AZURE_VOICELIVE_ENDPOINT must not carry credentials or a query string; put the key in AZURE_VOICELIVE_API_KEY",
+      );
+    } else {
+      azure = {
+        endpoint: url.origin.replace(/^ws/, "http"),
+        apiKey: read("AZURE_VOICELIVE_API_KEY"),
+        model,
+        apiVersion,
+        agent:
+          agentName !== undefined && agentProject !== undefined
+            ? { name: agentName, project: agentProject, version: read("AZURE_VOICELIVE_AGENT_VERSION") }
+            : undefined,
+        tokenScope,
+      };
+    }
+  } else if (agentName !== undefined) {
+    problems.push(
+      "AZURE_VOICELIVE_AGENT_NAME needs AZURE_VOICELIVE_ENDPOINT (agent mode only works with Azure)",
+    );
+  }
+
+  const inputRate = integer(
+    "VOICELIVE_INPUT_SAMPLE_RATE",
+    DEFAULTS.VOICELIVE_INPUT_SAMPLE_RATE,
+    16000,
+    24000,
+  );
+  if (inputRate !== 16000 && inputRate !== 24000) {
+    problems.push(`VOICELIVE_INPUT_SAMPLE_RATE must be 24000 or 16000, got ${inputRate}`);
+  }
+
+  const logLevel = (read("LOG_LEVEL") ?? DEFAULTS.LOG_LEVEL).toLowerCase();
+  if (!LOG_LEVELS.includes(logLevel as LogLevel)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${shown("LOG_LEVEL", logLevel)}`);
+  }
+
+  const metricsRaw = read("METRICS_PORT");
+  const metricsPort = metricsRaw === undefined ? undefined : integer("METRICS_PORT", metricsRaw, 0, 65535);
+
+  const config: Config = {
+    discord: { token: token ?? "", clientId, guildId },
+    azure,
+    voiceLive: {
+      inputSampleRate: inputRate === 16000 ? 16000 : 24000,
+      connectionsPerMinute: integer(
+        "VOICELIVE_CONNECTIONS_PER_MINUTE",
+        DEFAULTS.VOICELIVE_CONNECTIONS_PER_MINUTE,
+        1,
+        10_000,
+      ),
+      sessionMaxMinutes: integer(
+        "VOICELIVE_SESSION_MAX_MINUTES",
+        DEFAULTS.VOICELIVE_SESSION_MAX_MINUTES,
+        1,
+        60,
+      ),
+    },
+    persona: {
+      defaultInstructions: read("PERSONA_DEFAULT_INSTRUCTIONS") ?? DEFAULTS.PERSONA_DEFAULT_INSTRUCTIONS,
+      defaultVoice: read("PERSONA_DEFAULT_VOICE") ?? DEFAULTS.PERSONA_DEFAULT_VOICE,
+    },
+    conversation: {
+      idleTimeoutSeconds: integer("IDLE_TIMEOUT_SECONDS", DEFAULTS.IDLE_TIMEOUT_SECONDS, 10, 86_400),
+      emptyChannelGraceSeconds: integer(
+        "EMPTY_CHANNEL_GRACE_SECONDS",
+        DEFAULTS.EMPTY_CHANNEL_GRACE_SECONDS,
+        0,
+        3_600,
+      ),
+    },
+    commandsPerMinutePerGuild: integer(
+      "COMMANDS_PER_MINUTE_PER_GUILD",
+      DEFAULTS.COMMANDS_PER_MINUTE_PER_GUILD,
+      1,
+      1_000,
+    ),
+    databasePath: read("DATABASE_PATH") ?? DEFAULTS.DATABASE_PATH,
+    logLevel: logLevel as LogLevel,
+    metricsPort,
+  };
+  if (config.persona.defaultInstructions.length > 4000) {
+    problems.push("PERSONA_DEFAULT_INSTRUCTIONS must be at most 4000 characters");
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The secrets of a configuration, for the log redactor. */
+export function configSecrets(config: Config): string[] {
+  return [config.discord.token, config.azure?.apiKey].filter(
+    (s): s is string => s !== undefined && s.length >= 8,
+  );
+}

@@ -1,0 +1,237 @@
+/**
+ * A guild's persona: what the bot is told and how it sounds and listens. Pure data and validation,
+ * shared by the store (persistence), the commands (input) and the conversation (session config).
+ */
+
+export type TurnDetectionType =
+  | "server_vad"
+  | "azure_semantic_vad"
+  | "azure_semantic_vad_multilingual"
+  | "semantic_vad";
+
+export const TURN_DETECTION_TYPES: readonly TurnDetectionType[] = [
+  "server_vad",
+  "azure_semantic_vad",
+  "azure_semantic_vad_multilingual",
+  "semantic_vad",
+];
+
+export interface Persona {
+  readonly instructions: string;
+  /** An OpenAI voice name (`alloy`) or an Azure voice name (`en-US-AvaNeural`, `en-US-Ava:DragonHDLatestNeural`). */
+  readonly voice: string;
+  /** Set for an Azure custom voice: the deployment's endpoint id. */
+  readonly voiceEndpointId: string | null;
+  readonly temperature: number;
+  readonly turnDetection: {
+    readonly type: TurnDetectionType;
+    readonly threshold: number;
+    readonly silenceDurationMs: number;
+    readonly prefixPaddingMs: number;
+  };
+  readonly noiseSuppression: boolean;
+  readonly echoCancellation: boolean;
+  /** BCP-47 language for the user's transcript (captions), or null for automatic. */
+  readonly transcriptionLanguage: string | null;
+  /** Lower the bot's volume as soon as Discord reports a user speaking over it. */
+  readonly ducking: boolean;
+}
+
+export const OPENAI_VOICES: readonly string[] = [
+  "alloy",
+  "ash",
+  "ballad",
+  "coral",
+  "echo",
+  "sage",
+  "shimmer",
+  "verse",
+  "marin",
+  "cedar",
+];
+
+/** A selection of Azure voices for autocomplete; any well-formed Azure voice name is accepted. */
+export const AZURE_VOICES: readonly string[] = [
+  "en-US-Ava:DragonHDLatestNeural",
+  "en-US-Andrew:DragonHDLatestNeural",
+  "en-US-Emma:DragonHDLatestNeural",
+  "en-US-Brian:DragonHDLatestNeural",
+  "en-US-AvaMultilingualNeural",
+  "en-US-AndrewMultilingualNeural",
+  "en-US-EmmaMultilingualNeural",
+  "en-US-BrianMultilingualNeural",
+  "en-US-AvaNeural",
+  "en-US-AndrewNeural",
+  "en-US-JennyNeural",
+  "en-US-GuyNeural",
+  "en-GB-SoniaNeural",
+  "en-GB-RyanNeural",
+  "en-AU-NatashaNeural",
+  "de-DE-KatjaNeural",
+  "de-DE-ConradNeural",
+  "fr-FR-DeniseNeural",
+  "fr-FR-HenriNeural",
+  "es-ES-ElviraNeural",
+  "es-MX-DaliaNeural",
+  "it-IT-ElsaNeural",
+  "pt-BR-FranciscaNeural",
+  "ja-JP-NanamiNeural",
+  "ko-KR-SunHiNeural",
+  "zh-CN-XiaoxiaoNeural",
+  "hi-IN-SwaraNeural",
+  "nl-NL-ColetteNeural",
+  "pl-PL-ZofiaNeural",
+  "sv-SE-SofieNeural",
+];
+
+const AZURE_VOICE_PATTERN = /^[a-z]{2,3}-[A-Z][A-Za-z]{1,3}(-[A-Za-z]+)?-[A-Za-z0-9]+(:[A-Za-z0-9]+)?Neural$/;
+const LANGUAGE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+export const MAX_INSTRUCTIONS_LENGTH = 4000;
+
+export type VoiceKind = "openai" | "azure-standard" | "azure-custom";
+
+export function voiceKind(persona: Pick<Persona, "voice" | "voiceEndpointId">): VoiceKind {
+  if (persona.voiceEndpointId !== null) return "azure-custom";
+  return OPENAI_VOICES.includes(persona.voice) ? "openai" : "azure-standard";
+}
+
+export function defaultPersona(defaults: { instructions: string; voice: string }): Persona {
+  return {
+    instructions: defaults.instructions,
+    voice: defaults.voice,
+    voiceEndpointId: null,
+    temperature: 0.8,
+    turnDetection: { type: "server_vad", threshold: 0.5, silenceDurationMs: 500, prefixPaddingMs: 300 },
+    noiseSuppression: false,
+    echoCancellation: false,
+    transcriptionLanguage: null,
+    ducking: false,
+  };
+}
+
+/** Control characters other than newline and tab; they are stripped from free text. */
+const CONTROL_CHARACTERS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+  /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u200B-\u200F\u2028-\u202E\u2066-\u2069]/g;
+
+export function sanitizeText(text: string): string {
+  return text.replace(/\r\n?/g, "\n").replace(CONTROL_CHARACTERS, "").trim();
+}
+
+export type PersonaChange = {
+  -readonly [K in keyof Persona]?: K extends "turnDetection" ? Partial<Persona["turnDetection"]> : Persona[K];
+};
+
+export type PersonaValidation = { ok: true; persona: Persona } | { ok: false; problems: string[] };
+
+/**
+ * Applies a change to a persona and validates the result as a whole. Each problem names the
+ * option a user typed, so the command can answer with it; nothing is returned to save otherwise.
+ */
+export function applyPersonaChange(base: Persona, change: PersonaChange): PersonaValidation {
+  const problems: string[] = [];
+  const instructions =
+    change.instructions === undefined ? base.instructions : sanitizeText(change.instructions);
+  if (instructions.length === 0) problems.push("instructions: must not be empty");
+  if (instructions.length > MAX_INSTRUCTIONS_LENGTH) {
+    problems.push(`instructions: at most ${MAX_INSTRUCTIONS_LENGTH} characters (got ${instructions.length})`);
+  }
+  const voice = change.voice === undefined ? base.voice : sanitizeText(change.voice);
+  const voiceEndpointId =
+    change.voiceEndpointId === undefined
+      ? change.voice !== undefined
+        ? null
+        : base.voiceEndpointId
+      : change.voiceEndpointId === null
+        ? null
+        : sanitizeText(change.voiceEndpointId);
+  if (!OPENAI_VOICES.includes(voice) && !AZURE_VOICE_PATTERN.test(voice)) {
+    problems.push(
+      `voice: "${voice.slice(0, 60)}" is neither an OpenAI voice (${OPENAI_VOICES.join(", ")}) nor an Azure voice name such as en-US-AvaNeural`,
+    );
+  }
+  if (voiceEndpointId !== null) {
+    if (!/^[0-9a-fA-F-]{8,64}$/.test(voiceEndpointId))
+      problems.push("voice endpoint id: must be a deployment GUID");
+    if (OPENAI_VOICES.includes(voice))
+      problems.push("voice endpoint id: only Azure custom voices take an endpoint id");
+  }
+  const temperature = change.temperature ?? base.temperature;
+  if (!Number.isFinite(temperature) || temperature < 0.6 || temperature > 1.2) {
+    problems.push(`temperature: must be from 0.6 to 1.2 (got ${temperature})`);
+  }
+  const turnDetection = { ...base.turnDetection, ...change.turnDetection };
+  if (!TURN_DETECTION_TYPES.includes(turnDetection.type)) {
+    problems.push(`turn detection: must be one of ${TURN_DETECTION_TYPES.join(", ")}`);
+  }
+  if (
+    !Number.isFinite(turnDetection.threshold) ||
+    turnDetection.threshold < 0 ||
+    turnDetection.threshold > 1
+  ) {
+    problems.push(`threshold: must be from 0 to 1 (got ${turnDetection.threshold})`);
+  }
+  if (
+    !Number.isInteger(turnDetection.silenceDurationMs) ||
+    turnDetection.silenceDurationMs < 200 ||
+    turnDetection.silenceDurationMs > 5000
+  ) {
+    problems.push(
+      `silence duration: must be a whole number of milliseconds from 200 to 5000 (got ${turnDetection.silenceDurationMs})`,
+    );
+  }
+  if (
+    !Number.isInteger(turnDetection.prefixPaddingMs) ||
+    turnDetection.prefixPaddingMs < 0 ||
+    turnDetection.prefixPaddingMs > 2000
+  ) {
+    problems.push(
+      `prefix padding: must be a whole number of milliseconds from 0 to 2000 (got ${turnDetection.prefixPaddingMs})`,
+    );
+  }
+  const transcriptionLanguage =
+    change.transcriptionLanguage === undefined
+      ? base.transcriptionLanguage
+      : change.transcriptionLanguage === null
+        ? null
+        : sanitizeText(change.transcriptionLanguage);
+  if (transcriptionLanguage !== null && !LANGUAGE_PATTERN.test(transcriptionLanguage)) {
+    problems.push(
+      `transcription language: must be a language code such as en or en-US (got "${transcriptionLanguage.slice(0, 20)}")`,
+    );
+  }
+  if (problems.length > 0) return { ok: false, problems };
+  return {
+    ok: true,
+    persona: {
+      instructions,
+      voice,
+      voiceEndpointId,
+      temperature,
+      turnDetection,
+      noiseSuppression: change.noiseSuppression ?? base.noiseSuppression,
+      echoCancellation: change.echoCancellation ?? base.echoCancellation,
+      transcriptionLanguage,
+      ducking: change.ducking ?? base.ducking,
+    },
+  };
+}
+
+/** Listen policy per guild: whose speech reaches Voice Live. Bots are never heard. */
+export type ListenPolicy =
+  | { readonly mode: "everyone" }
+  | { readonly mode: "initiator" }
+  | { readonly mode: "role"; readonly roleId: string };
+
+export interface CaptionSettings {
+  readonly enabled: boolean;
+  /** Null means the voice channel's own text chat. */
+  readonly channelId: string | null;
+}
+
+/** Everything stored per guild. */
+export interface GuildSettings {
+  readonly persona: Persona;
+  readonly captions: CaptionSettings;
+  readonly listen: ListenPolicy;
+}

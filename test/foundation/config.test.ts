@@ -1,0 +1,104 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../../src/config.ts";
+
+const SECRET_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB";
+const SECRET_KEY = "0123456789abcdef0123456789abcdef";
+
+function problemsOf(env: Record<string, string>): readonly string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe("configuration", () => {
+  it("applies documented defaults and picks the local backend without an endpoint", () => {
+    const config = loadConfig({ DISCORD_TOKEN: SECRET_TOKEN });
+    expect(config.azure).toBeUndefined();
+    expect(config.databasePath).toBe("./data/voicelive-discord.sqlite");
+    expect(config.logLevel).toBe("info");
+    expect(config.voiceLive.inputSampleRate).toBe(24000);
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.discord)).toBe(true);
+  });
+
+  it("reads an Azure model-mode endpoint with defaults for model, api version and scope", () => {
+    const config = loadConfig({
+      DISCORD_TOKEN: SECRET_TOKEN,
+      AZURE_VOICELIVE_ENDPOINT: "https://my-resource.services.ai.azure.com/",
+    });
+    expect(config.azure).toEqual({
+      endpoint: "https://my-resource.services.ai.azure.com",
+      apiKey: undefined,
+      model: "gpt-realtime",
+      apiVersion: "2025-10-01",
+      agent: undefined,
+      tokenScope: "https://ai.azure.com/.default",
+    });
+  });
+
+  it("reads agent mode", () => {
+    const config = loadConfig({
+      DISCORD_TOKEN: SECRET_TOKEN,
+      AZURE_VOICELIVE_ENDPOINT: "https://x.cognitiveservices.azure.com",
+      AZURE_VOICELIVE_AGENT_NAME: "helper",
+      AZURE_VOICELIVE_AGENT_PROJECT: "proj",
+    });
+    expect(config.azure?.agent).toEqual({ name: "helper", project: "proj", version: undefined });
+  });
+
+  it("lists every problem by variable name in one error", () => {
+    const problems = problemsOf({
+      AZURE_VOICELIVE_ENDPOINT: "not a url",
+      AZURE_VOICELIVE_AGENT_NAME: "only-name",
+      LOG_LEVEL: "loud",
+      DISCORD_GUILD_ID: "abc",
+      VOICELIVE_INPUT_SAMPLE_RATE: "22050",
+      METRICS_PORT: "99999",
+    });
+    const text = problems.join("\n");
+    for (const name of [
+      "DISCORD_TOKEN",
+      "AZURE_VOICELIVE_ENDPOINT",
+      "AZURE_VOICELIVE_AGENT_PROJECT",
+      "LOG_LEVEL",
+      "DISCORD_GUILD_ID",
+      "VOICELIVE_INPUT_SAMPLE_RATE",
+      "METRICS_PORT",
+    ]) {
+      expect(text).toContain(name);
+    }
+  });
+
+  it("never echoes a secret, even a malformed one", () => {
+    const problems = problemsOf({
+      DISCORD_TOKEN: `${SECRET_TOKEN} trailing`,
+      AZURE_VOICELIVE_ENDPOINT: `https://user:${SECRET_KEY}@host.example`,
+      AZURE_VOICELIVE_API_KEY: SECRET_KEY,
+    });
+    const text = problems.join("\n");
+    expect(text).toContain("DISCORD_TOKEN");
+    expect(text).toContain("AZURE_VOICELIVE_ENDPOINT");
+    expect(text).not.toContain(SECRET_TOKEN);
+    expect(text).not.toContain(SECRET_KEY);
+  });
+
+  it("npm start without DISCORD_TOKEN fails fast with one message naming it and no stack trace", () => {
+    const started = performance.now();
+    const result = spawnSync(process.execPath, ["--disable-warning=ExperimentalWarning", "src/main.ts"], {
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "" },
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    const elapsedMs = performance.now() - started;
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain("DISCORD_TOKEN");
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    // Generous bound: the contract is 5 s; a loaded CI machine must not make this flaky.
+    expect(elapsedMs).toBeLessThan(15_000);
+  });
+});
