@@ -1,0 +1,185 @@
+import { scrubSecrets } from "../log.ts";
+import type { CaptionSink } from "./types.ts";
+
+/**
+ * Captions: one Discord message per turn, first with what the user said (attributed to whoever was
+ * speaking in that turn), then edited to add what the bot said — cut to what the channel actually
+ * heard when the bot was interrupted. Transcription is asynchronous in Voice Live and may arrive
+ * before or after the bot's answer, so a turn is rendered from whatever parts are known.
+ */
+
+const MAX_MESSAGE_LENGTH = 1900;
+
+export interface SpeakerNames {
+  nameOf(userId: string): string;
+}
+
+interface Turn {
+  readonly userItemId: string;
+  readonly speakers: Set<string>;
+  userText: string | undefined;
+  botText: string | undefined;
+  interrupted: boolean;
+  handle: Promise<string | undefined> | undefined;
+}
+
+/** Cuts a transcript to the share of its audio that was played, at a word boundary. */
+export function cutTranscript(transcript: string, playedMs: number, totalMs: number): string {
+  if (totalMs <= 0 || playedMs >= totalMs) return transcript;
+  if (playedMs <= 0) return "";
+  const target = Math.floor((transcript.length * playedMs) / totalMs);
+  const boundary = transcript.lastIndexOf(" ", target);
+  return `${transcript.slice(0, boundary > 0 ? boundary : target).trimEnd()}…`;
+}
+
+export class CaptionComposer {
+  readonly #sink: CaptionWriter;
+  readonly #names: SpeakerNames;
+  readonly #botName: string;
+  readonly #turns = new Map<string, Turn>();
+  readonly #turnOfAssistantItem = new Map<string, Turn>();
+  #currentTurn: Turn | undefined;
+
+  constructor(sink: CaptionWriter, names: SpeakerNames, botName: string) {
+    this.#sink = sink;
+    this.#names = names;
+    this.#botName = botName;
+  }
+
+  /** A user turn began (speech_started): later speech frames are attributed to it. */
+  userTurnStarted(userItemId: string): void {
+    const turn: Turn = {
+      userItemId,
+      speakers: new Set(),
+      userText: undefined,
+      botText: undefined,
+      interrupted: false,
+      handle: undefined,
+    };
+    this.#turns.set(userItemId, turn);
+    this.#currentTurn = turn;
+    this.#forgetOldTurns();
+  }
+
+  speakersHeard(speakers: readonly string[]): void {
+    const turn = this.#currentTurn;
+    if (turn === undefined) return;
+    for (const speaker of speakers) turn.speakers.add(speaker);
+  }
+
+  userTranscript(userItemId: string, transcript: string): void {
+    const turn = this.#turns.get(userItemId);
+    if (turn === undefined || transcript.trim() === "") return;
+    turn.userText = transcript.trim();
+    this.#render(turn);
+  }
+
+  /** The assistant item that answers the current turn. */
+  assistantItemStarted(assistantItemId: string): void {
+    if (this.#currentTurn !== undefined) this.#turnOfAssistantItem.set(assistantItemId, this.#currentTurn);
+  }
+
+  assistantTranscript(assistantItemId: string, transcript: string, interrupted: boolean): void {
+    const turn = this.#turnOfAssistantItem.get(assistantItemId);
+    if (turn === undefined) return;
+    turn.botText = transcript.trim();
+    turn.interrupted = interrupted;
+    this.#render(turn);
+  }
+
+  #render(turn: Turn): void {
+    const lines: string[] = [];
+    if (turn.userText !== undefined) {
+      const who = [...turn.speakers].map((id) => this.#names.nameOf(id)).join(", ") || "Someone";
+      lines.push(`**${escapeMarkdown(who)}:** ${escapeMarkdown(turn.userText)}`);
+    }
+    if (turn.botText !== undefined && (turn.botText !== "" || turn.interrupted)) {
+      const marker = turn.interrupted ? " _(interrupted)_" : "";
+      lines.push(`**${escapeMarkdown(this.#botName)}:**${marker} ${escapeMarkdown(turn.botText)}`);
+    }
+    if (lines.length === 0) return;
+    let text = scrubSecrets(lines.join("\n"));
+    if (text.length > MAX_MESSAGE_LENGTH) text = `${text.slice(0, MAX_MESSAGE_LENGTH - 1)}…`;
+    if (turn.handle === undefined) turn.handle = this.#sink.post(text);
+    else {
+      const handle = turn.handle;
+      void handle.then((id) => (id === undefined ? undefined : this.#sink.edit(id, text)));
+    }
+  }
+
+  #forgetOldTurns(): void {
+    while (this.#turns.size > 20) {
+      const oldest = this.#turns.keys().next().value;
+      if (oldest === undefined) break;
+      this.#turns.delete(oldest);
+    }
+    while (this.#turnOfAssistantItem.size > 20) {
+      const oldest = this.#turnOfAssistantItem.keys().next().value;
+      if (oldest === undefined) break;
+      this.#turnOfAssistantItem.delete(oldest);
+    }
+  }
+}
+
+function escapeMarkdown(text: string): string {
+  return text.replace(/([*_`~|\\>])/g, "\\$1").replace(/@(everyone|here)/g, "@\u200b$1");
+}
+
+/**
+ * Serialises caption posts and edits with a minimum spacing, coalescing edits of the same message
+ * to the latest text, so a chatty conversation stays inside Discord's per-channel rate limits
+ * (5 messages per 5 s) without relying on 429 retries.
+ */
+export class CaptionWriter {
+  readonly #sink: CaptionSink;
+  readonly #minIntervalMs: number;
+  readonly #onError: (error: unknown) => void;
+  #chain: Promise<unknown> = Promise.resolve();
+  #lastCallAt = Number.NEGATIVE_INFINITY;
+  readonly #pendingEdits = new Map<string, string>();
+  #closed = false;
+
+  constructor(sink: CaptionSink, onError: (error: unknown) => void, minIntervalMs = 1100) {
+    this.#sink = sink;
+    this.#onError = onError;
+    this.#minIntervalMs = minIntervalMs;
+  }
+
+  post(text: string): Promise<string | undefined> {
+    const result = this.#chain.then(() => this.#spaced(() => this.#sink.post(text)));
+    this.#chain = result.catch(() => undefined);
+    return result.catch((error: unknown) => {
+      this.#onError(error);
+      return undefined;
+    });
+  }
+
+  edit(handle: string, text: string): Promise<void> {
+    const queued = this.#pendingEdits.has(handle);
+    this.#pendingEdits.set(handle, text);
+    if (queued) return Promise.resolve();
+    const result = this.#chain.then(() =>
+      this.#spaced(async () => {
+        const latest = this.#pendingEdits.get(handle);
+        this.#pendingEdits.delete(handle);
+        if (latest !== undefined) await this.#sink.edit(handle, latest);
+      }),
+    );
+    this.#chain = result.catch(() => undefined);
+    return result.catch((error: unknown) => this.#onError(error));
+  }
+
+  /** Stops sending; queued calls resolve without reaching Discord. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #spaced<T>(call: () => Promise<T>): Promise<T | undefined> {
+    if (this.#closed) return undefined;
+    const wait = this.#lastCallAt + this.#minIntervalMs - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    if (this.#closed) return undefined;
+    this.#lastCallAt = performance.now();
+    return call();
+  }
+}

@@ -1,0 +1,199 @@
+import {
+  type AutocompleteInteraction,
+  ChannelType,
+  type ChatInputCommandInteraction,
+  type Guild,
+  type Interaction,
+  type MessageCreateOptions,
+  MessageFlags,
+  type ModalSubmitInteraction,
+} from "discord.js";
+import type { Logger } from "../log.ts";
+import type {
+  AutocompleteContext,
+  ChannelKind,
+  CommandContext,
+  GuildAccess,
+  ModalContext,
+  ReplyMessage,
+} from "./context.ts";
+import { InteractionResponder, type InteractionTransport } from "./responder.ts";
+import type { Router } from "./router.ts";
+
+/** The only place that reads discord.js interactions: it turns them into the contexts handlers use. */
+
+const NO_PINGS = { parse: [] } satisfies MessageCreateOptions["allowedMentions"];
+
+function channelKind(type: ChannelType): ChannelKind {
+  switch (type) {
+    case ChannelType.GuildVoice:
+      return "voice";
+    case ChannelType.GuildStageVoice:
+      return "stage";
+    case ChannelType.GuildText:
+    case ChannelType.GuildAnnouncement:
+      return "text";
+    default:
+      return "other";
+  }
+}
+
+function payload(message: ReplyMessage) {
+  return {
+    content: message.content,
+    embeds: message.embeds === undefined ? undefined : [...message.embeds],
+    allowedMentions: NO_PINGS,
+  };
+}
+
+function withFlags(message: ReplyMessage) {
+  return message.ephemeral === true
+    ? { ...payload(message), flags: MessageFlags.Ephemeral as const }
+    : payload(message);
+}
+
+function transportOf(
+  interaction: ChatInputCommandInteraction | ModalSubmitInteraction,
+): InteractionTransport {
+  return {
+    reply: async (message) => {
+      await interaction.reply(withFlags(message));
+    },
+    deferReply: async (ephemeral) => {
+      await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    },
+    editReply: async (message) => {
+      await interaction.editReply(payload(message));
+    },
+    followUp: async (message) => {
+      await interaction.followUp(withFlags(message));
+    },
+    showModal: async (modal) => {
+      if (interaction.isModalSubmit()) throw new Error("a form cannot answer a form");
+      await interaction.showModal(modal);
+    },
+  };
+}
+
+export function guildAccess(guild: Guild): GuildAccess {
+  const textChannel = (channelId: string) => {
+    const channel = guild.channels.cache.get(channelId);
+    if (channel === undefined || !channel.isTextBased())
+      throw new Error(`channel ${channelId} cannot hold messages`);
+    return channel;
+  };
+  return {
+    id: guild.id,
+    adapterCreator: guild.voiceAdapterCreator,
+    channel(channelId) {
+      const channel = guild.channels.cache.get(channelId);
+      return channel === undefined
+        ? undefined
+        : { id: channel.id, name: channel.name, kind: channelKind(channel.type) };
+    },
+    voiceChannelOf: (userId) => guild.voiceStates.cache.get(userId)?.channelId ?? null,
+    botPermissionsIn(channelId) {
+      const me = guild.members.me;
+      const channel = guild.channels.cache.get(channelId);
+      return me === null || channel === undefined ? 0n : (channel.permissionsFor(me)?.bitfield ?? 0n);
+    },
+    async member(userId) {
+      const member = guild.members.cache.get(userId) ?? (await guild.members.fetch(userId));
+      return { bot: member.user.bot, roleIds: [...member.roles.cache.keys()] };
+    },
+    async send(channelId, text) {
+      const message = await textChannel(channelId).send({ content: text, allowedMentions: NO_PINGS });
+      return message.id;
+    },
+    async edit(channelId, messageId, text) {
+      await textChannel(channelId).messages.edit(messageId, { content: text, allowedMentions: NO_PINGS });
+    },
+  };
+}
+
+function baseOf(interaction: ChatInputCommandInteraction | ModalSubmitInteraction) {
+  const responder = new InteractionResponder(transportOf(interaction));
+  return {
+    guildId: interaction.guildId,
+    userId: interaction.user.id,
+    memberPermissions: interaction.memberPermissions?.bitfield ?? null,
+    guild: interaction.guild === null ? null : guildAccess(interaction.guild),
+    get state() {
+      return responder.state;
+    },
+    reply: (message: ReplyMessage) => responder.reply(message),
+    defer: (options: { readonly ephemeral: boolean }) => responder.defer(options),
+    showModal: responder.showModal.bind(responder),
+  };
+}
+
+export function commandContext(interaction: ChatInputCommandInteraction): CommandContext {
+  const { options } = interaction;
+  return {
+    ...baseOf(interaction),
+    commandName: interaction.commandName,
+    options: {
+      subcommand: options.getSubcommand(false),
+      string: (name) => options.getString(name),
+      number: (name) => options.getNumber(name),
+      integer: (name) => options.getInteger(name),
+      boolean: (name) => options.getBoolean(name),
+      channel(name) {
+        const channel = options.getChannel(name);
+        return channel === null
+          ? null
+          : { id: channel.id, name: channel.name ?? channel.id, kind: channelKind(channel.type) };
+      },
+      role(name) {
+        const role = options.getRole(name);
+        return role === null ? null : { id: role.id, name: role.name };
+      },
+    },
+  };
+}
+
+export function modalContext(interaction: ModalSubmitInteraction): ModalContext {
+  return {
+    ...baseOf(interaction),
+    customId: interaction.customId,
+    field(customId) {
+      const field = interaction.fields.fields.get(customId);
+      return field !== undefined && "value" in field && typeof field.value === "string" ? field.value : null;
+    },
+  };
+}
+
+export function autocompleteContext(interaction: AutocompleteInteraction): AutocompleteContext {
+  const focused = interaction.options.getFocused(true);
+  return {
+    guildId: interaction.guildId,
+    userId: interaction.user.id,
+    commandName: interaction.commandName,
+    subcommand: interaction.options.getSubcommand(false),
+    focused: { name: focused.name, value: String(focused.value) },
+  };
+}
+
+/** The client's interactionCreate listener: never throws, whatever the interaction. */
+export async function dispatchInteraction(
+  router: Router,
+  interaction: Interaction,
+  logger: Logger,
+): Promise<void> {
+  try {
+    if (interaction.isChatInputCommand()) {
+      await router.command(commandContext(interaction));
+    } else if (interaction.isAutocomplete()) {
+      const choices = await router.autocomplete(autocompleteContext(interaction));
+      await interaction.respond([...choices]);
+    } else if (interaction.isModalSubmit()) {
+      await router.modal(modalContext(interaction));
+    }
+  } catch (error) {
+    // Only the adapter itself or an expired interaction (autocomplete answered too late) lands here.
+    logger.warn(
+      { err: error, guildId: interaction.guildId, userId: interaction.user.id },
+      "interaction could not be handled",
+    );
+  }
+}

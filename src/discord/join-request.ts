@@ -1,0 +1,75 @@
+import type { CaptionSink, JoinRequest } from "../conversation/types.ts";
+import type { Logger } from "../log.ts";
+import type { GuildSettings } from "../persona.ts";
+import type { SettingsStore } from "../store/guild-store.ts";
+import type { ChannelInfo, GuildAccess } from "./context.ts";
+import { MESSAGE_LIMIT, truncate } from "./format.ts";
+import { mayBeHeard } from "./speaker-policy.ts";
+
+export interface JoinRequestInput {
+  readonly guild: GuildAccess;
+  readonly channel: ChannelInfo;
+  readonly initiatorId: string;
+  readonly settings: GuildSettings;
+  readonly store: Pick<SettingsStore, "settings">;
+  readonly logger: Logger;
+}
+
+/**
+ * Builds what the conversation layer needs to join. The speaker policy and the captions sink read
+ * the stored settings each time they are used, so /persona listen and /captions apply to a running
+ * conversation without it having to know. Discord failures (missing permission to post, a deleted
+ * channel) are logged here and never reach the conversation.
+ */
+export function buildJoinRequest(input: JoinRequestInput): JoinRequest {
+  const { guild, channel, initiatorId, store } = input;
+  const logger = input.logger.child({ guildId: guild.id, channelId: channel.id });
+
+  const captions: CaptionSink = {
+    async post(text) {
+      const { enabled, channelId } = store.settings(guild.id).captions;
+      if (!enabled) return undefined;
+      const target = channelId ?? channel.id;
+      try {
+        return `${target}:${await guild.send(target, truncate(text, MESSAGE_LIMIT))}`;
+      } catch (error) {
+        logger.warn({ err: error, target }, "could not post a caption");
+        return undefined;
+      }
+    },
+    async edit(handle, text) {
+      const [target, messageId] = handle.split(":");
+      if (target === undefined || messageId === undefined) return;
+      try {
+        await guild.edit(target, messageId, truncate(text, MESSAGE_LIMIT));
+      } catch (error) {
+        logger.warn({ err: error, target }, "could not edit a caption");
+      }
+    },
+  };
+
+  return {
+    guildId: guild.id,
+    channelId: channel.id,
+    channelName: channel.name,
+    initiatorId,
+    adapterCreator: guild.adapterCreator,
+    settings: input.settings,
+    async isAllowedSpeaker(userId) {
+      try {
+        return mayBeHeard(store.settings(guild.id).listen, initiatorId, userId, await guild.member(userId));
+      } catch (error) {
+        logger.warn({ err: error, userId }, "could not look up a speaker; not listening to them");
+        return false;
+      }
+    },
+    async notify(text) {
+      try {
+        await guild.send(channel.id, truncate(text, MESSAGE_LIMIT));
+      } catch (error) {
+        logger.warn({ err: error }, "could not post a notice in the voice channel's chat");
+      }
+    },
+    captions,
+  };
+}

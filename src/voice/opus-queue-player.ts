@@ -1,0 +1,236 @@
+import { Readable } from "node:stream";
+import {
+  type AudioPlayer,
+  createAudioPlayer,
+  createAudioResource,
+  NoSubscriberBehavior,
+  type PlayerSubscription,
+  StreamType,
+  type VoiceConnection,
+} from "@discordjs/voice";
+import { type Logger, log } from "../log.ts";
+import { TaggedFrameQueue } from "./frame-queue.ts";
+
+/** Told for every frame the player took, in order; `frameIndex` counts from 0 within its tag. */
+export type FrameSentListener<T> = (tag: T | undefined, frameIndex: number) => void;
+
+export interface OpusQueuePlayerOptions {
+  /** Frames that must be queued before a burst starts, unless it is marked complete. Default 3 (60 ms). */
+  readonly minBufferFrames?: number;
+  /** Queue cap; frames beyond it are refused and counted. Default 15 000 (5 minutes). */
+  readonly maxQueuedFrames?: number;
+  /** Empty pulls (20 ms of silence each) tolerated mid-burst before playback ends. Default 5. */
+  readonly maxUnderrunFrames?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * The AudioPlayer's source: hands out a frame only when the player asks for one (its read() is
+ * the pull), so nothing sits in a stream buffer where a flush could not reach it and the moment a
+ * frame leaves the queue is exactly the moment the player prepares it for the connection.
+ */
+class PullSource extends Readable {
+  private readonly pull: () => Buffer | null;
+
+  constructor(pull: () => Buffer | null) {
+    super({ objectMode: true });
+    this.pull = pull;
+  }
+
+  override _read(): void {}
+
+  override read(size?: number): Buffer | null {
+    if (size === 0 || this.destroyed) return null;
+    return this.pull();
+  }
+}
+
+/**
+ * Plays a queue of 20 ms Opus frames on a voice connection through @discordjs/voice's AudioPlayer
+ * (StreamType.Opus: frames pass through untouched).
+ *
+ * Design (measured against the loopback server, see test/voice/player.test.ts): one long-lived
+ * source per burst that pulls from our queue. The player reads one frame per 20 ms cycle and
+ * dispatches it on the next cycle; an empty pull makes it send a silence frame. So:
+ * - a frame counts as sent when the player pulls it; it reaches the UDP socket ≤ 20 ms later (it
+ *   is lost only if the connection drops in between);
+ * - uneven arrival is absorbed by the queue; a mid-burst underrun sends silence and re-buffers
+ *   `minBufferFrames` before continuing (no frame/silence stutter); after `maxUnderrunFrames` empty
+ *   pulls, or once a complete burst drains, the source ends and the library pads with silence
+ *   frames and goes idle (op 5 speaking 0);
+ * - flush() empties the queue and ends the source instead of force-stopping the player: the one
+ *   already prepared frame still leaves (and was counted), then only silence. A forced stop would
+ *   leave that frame prepared on the connection, to be sent at the start of the next burst.
+ */
+export class OpusQueuePlayer<T = unknown> {
+  private readonly player: AudioPlayer;
+  private readonly queue: TaggedFrameQueue<T>;
+  private readonly logger: Logger;
+  private readonly minBufferFrames: number;
+  private readonly maxUnderrunFrames: number;
+  private readonly listeners: FrameSentListener<T>[] = [];
+  private subscription: PlayerSubscription | undefined;
+  private source: PullSource | undefined;
+  private complete = false;
+  private buffering = true;
+  private underrunFrames = 0;
+  private lastTag: T | undefined;
+  private lastIndex = -1;
+  private sent = 0;
+  private refused = 0;
+
+  constructor(options: OpusQueuePlayerOptions = {}) {
+    this.minBufferFrames = positiveInteger("minBufferFrames", options.minBufferFrames ?? 3);
+    this.maxUnderrunFrames = positiveInteger("maxUnderrunFrames", options.maxUnderrunFrames ?? 5);
+    this.queue = new TaggedFrameQueue(positiveInteger("maxQueuedFrames", options.maxQueuedFrames ?? 15_000));
+    this.logger = (options.logger ?? log).child({ component: "opus-queue-player" });
+    // Underruns are ours to handle (re-buffer, then end the source), so the player never gives up.
+    this.player = createAudioPlayer({
+      behaviors: { noSubscriber: NoSubscriberBehavior.Pause, maxMissedFrames: Number.POSITIVE_INFINITY },
+    });
+    this.player.on("error", (error) => this.logger.warn({ err: error }, "audio player error"));
+  }
+
+  /** Plays on this connection (replacing any previous one). */
+  attach(connection: VoiceConnection): void {
+    this.subscription?.unsubscribe();
+    this.subscription = connection.subscribe(this.player);
+  }
+
+  /**
+   * Queues one frame. Frames enqueued in a row with the same tag (compared with ===) are numbered
+   * 0, 1, 2, ... (a flush does not restart the count). The buffer is kept, not copied: do not reuse
+   * it. Returns false when the queue is full.
+   */
+  enqueue(frame: Buffer, tag?: T): boolean {
+    this.complete = false;
+    const index = this.lastIndex >= 0 && tag === this.lastTag ? this.lastIndex + 1 : 0;
+    if (!this.queue.push(frame, tag, index)) {
+      if (this.refused++ === 0) this.logger.warn("playback queue full; refusing frames");
+      return false;
+    }
+    this.lastTag = tag;
+    this.lastIndex = index;
+    this.startIfBuffered();
+    return true;
+  }
+
+  /** No more frames follow for now: play what is queued even if short, then go idle. */
+  markComplete(): void {
+    this.complete = true;
+    if (this.queue.length === 0) this.endSource();
+    else this.startIfBuffered();
+  }
+
+  /**
+   * Drops every queued frame and stops output: at most the one frame the player already prepared
+   * still leaves. Returns the number of frames dropped.
+   */
+  flush(): number {
+    const dropped = this.queue.clear();
+    this.complete = false;
+    this.endSource();
+    return dropped;
+  }
+
+  /** Returns the function that removes the listener. */
+  onFrameSent(listener: FrameSentListener<T>): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const at = this.listeners.indexOf(listener);
+      if (at >= 0) this.listeners.splice(at, 1);
+    };
+  }
+
+  get queuedFrames(): number {
+    return this.queue.length;
+  }
+
+  /** A burst is under way (including mid-burst underruns); false while idle or waiting to buffer. */
+  get playing(): boolean {
+    return this.source !== undefined;
+  }
+
+  /** Frames the player has taken for the connection since creation. */
+  get framesSent(): number {
+    return this.sent;
+  }
+
+  /** Frames refused because the queue was full. */
+  get framesRefused(): number {
+    return this.refused;
+  }
+
+  destroy(): void {
+    this.flush();
+    this.listeners.length = 0;
+    this.player.stop(true);
+    this.subscription?.unsubscribe();
+    this.subscription = undefined;
+  }
+
+  private startIfBuffered(): void {
+    if (this.source !== undefined || this.queue.length === 0) return;
+    if (this.queue.length < this.minBufferFrames && !this.complete) return;
+    const source = new PullSource(this.pull);
+    const resource = createAudioResource(source, { inputType: StreamType.Opus });
+    // The resource counts as started on its stream's first "readable"; a pull source has no buffer
+    // to signal it, so say it here and play() goes straight to Playing.
+    source.emit("readable");
+    this.source = source;
+    this.buffering = false;
+    this.underrunFrames = 0;
+    this.player.play(resource);
+  }
+
+  /** Runs inside the library's audio cycle: a throwing listener must not stop every guild's playback. */
+  private notifySent(tag: T | undefined, index: number): void {
+    for (let i = 0; i < this.listeners.length; i++) {
+      try {
+        this.listeners[i]!(tag, index);
+      } catch (error) {
+        this.logger.error({ err: error }, "frame-sent listener threw");
+      }
+    }
+  }
+
+  private endSource(): void {
+    const source = this.source;
+    if (source === undefined) return;
+    this.source = undefined;
+    this.buffering = true;
+    this.underrunFrames = 0;
+    source.destroy();
+  }
+
+  /** Called by the AudioPlayer once per 20 ms cycle while a burst plays. */
+  private readonly pull = (): Buffer | null => {
+    const queue = this.queue;
+    if (this.buffering && (queue.length >= this.minBufferFrames || (this.complete && queue.length > 0))) {
+      this.buffering = false;
+    }
+    if (!this.buffering && queue.length > 0) {
+      const tag = queue.peekTag();
+      const index = queue.peekIndex();
+      const frame = queue.shift()!;
+      this.underrunFrames = 0;
+      this.sent++;
+      this.notifySent(tag, index);
+      if (this.complete && queue.length === 0) this.endSource();
+      return frame;
+    }
+    if (this.complete) {
+      this.endSource();
+      return null;
+    }
+    this.buffering = true;
+    if (++this.underrunFrames >= this.maxUnderrunFrames) this.endSource();
+    return null;
+  };
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new RangeError(`${name} must be a whole number >= 1, got ${value}`);
+  return value;
+}

@@ -1,0 +1,200 @@
+import { performance } from "node:perf_hooks";
+import {
+  type AudioReceiveStream,
+  type VoiceConnectionState,
+  VoiceConnectionStatus,
+  type VoiceReceiver,
+  type VoiceUserData,
+} from "@discordjs/voice";
+import { OpusFrameDecoder } from "../audio/opus.ts";
+import { type Logger, log } from "../log.ts";
+
+/**
+ * Receives one decoded 20 ms frame: 1920 interleaved stereo samples at 48 kHz, in a buffer that is
+ * reused for the speaker's next frame (copy what you keep). `receivedAt` is performance.now().
+ */
+export type SpeakerFrameHandler = (userId: string, pcmStereo48k: Int16Array, receivedAt: number) => void;
+
+/** Whether a user may be heard (not a bot, allowed by the guild's policy). Asked once per user. */
+export type SpeakerPredicate = (userId: string) => boolean | Promise<boolean>;
+
+export interface SpeakerStats {
+  readonly userId: string;
+  readonly framesReceived: number;
+  /** Packets the decoder could not turn into a frame (each became 20 ms of silence). */
+  readonly decodeErrors: number;
+  /** Receive streams lost to a packet the library could not decrypt (each is resubscribed). */
+  readonly streamErrors: number;
+}
+
+export interface SpeakerReceiverOptions {
+  readonly receiver: VoiceReceiver;
+  readonly isAllowed: SpeakerPredicate;
+  readonly onFrame: SpeakerFrameHandler;
+  readonly logger?: Logger;
+}
+
+class Speaker {
+  readonly userId: string;
+  readonly decoder = new OpusFrameDecoder();
+  stream: AudioReceiveStream | undefined;
+  framesReceived = 0;
+  streamErrors = 0;
+  handlerErrors = 0;
+  /** One listener per speaker for every subscription: no per-frame closures. */
+  readonly onData: (packet: Buffer) => void;
+
+  constructor(userId: string, onData: (speaker: Speaker, packet: Buffer) => void) {
+    this.userId = userId;
+    this.onData = (packet) => onData(this, packet);
+  }
+}
+
+type Decision = boolean | "pending";
+
+/**
+ * Turns a voice connection's per-user Opus streams into decoded PCM frames, one decoder per speaker.
+ * A user is subscribed synchronously inside the receiver's speaking "start" handler, which the
+ * library fires before it looks up subscriptions, so the first packet is kept. A stream that closes
+ * (the library destroys it when a packet fails to decrypt) is replaced at once.
+ */
+export class SpeakerReceiver {
+  private readonly receiver: VoiceReceiver;
+  private readonly isAllowed: SpeakerPredicate;
+  private readonly onFrame: SpeakerFrameHandler;
+  private readonly logger: Logger;
+  private readonly speakers = new Map<string, Speaker>();
+  private readonly decisions = new Map<string, Decision>();
+  private closed = false;
+
+  constructor(options: SpeakerReceiverOptions) {
+    this.receiver = options.receiver;
+    this.isAllowed = options.isAllowed;
+    this.onFrame = options.onFrame;
+    this.logger = (options.logger ?? log).child({
+      guildId: options.receiver.voiceConnection.joinConfig.guildId,
+      component: "speaker-receiver",
+    });
+    this.receiver.speaking.on("start", this.onSpeakingStart);
+    this.receiver.ssrcMap.on("delete", this.onUserLeft);
+    this.receiver.voiceConnection.on("stateChange", this.onConnectionState);
+  }
+
+  /** Per-speaker counters, for /status and diagnostics. */
+  stats(): SpeakerStats[] {
+    return [...this.speakers.values()].map((speaker) => ({
+      userId: speaker.userId,
+      framesReceived: speaker.framesReceived,
+      decodeErrors: speaker.decoder.errors,
+      streamErrors: speaker.streamErrors,
+    }));
+  }
+
+  /** Stops hearing a user and frees their decoder; forgets the allow decision so it is asked again. */
+  dropSpeaker(userId: string): void {
+    this.decisions.delete(userId);
+    const speaker = this.speakers.get(userId);
+    if (speaker === undefined) return;
+    this.speakers.delete(userId);
+    const stream = speaker.stream;
+    speaker.stream = undefined;
+    if (stream !== undefined) {
+      stream.off("data", speaker.onData);
+      stream.destroy();
+    }
+    speaker.decoder.destroy();
+  }
+
+  /** Stops listening and frees every decoder. Called by itself when the connection is destroyed. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.receiver.speaking.off("start", this.onSpeakingStart);
+    this.receiver.ssrcMap.off("delete", this.onUserLeft);
+    this.receiver.voiceConnection.off("stateChange", this.onConnectionState);
+    for (const userId of [...this.speakers.keys()]) this.dropSpeaker(userId);
+  }
+
+  private readonly onSpeakingStart = (userId: string): void => {
+    const decision = this.decisions.get(userId);
+    if (decision === true) {
+      this.subscribe(userId);
+      return;
+    }
+    if (decision !== undefined) return;
+    let verdict: boolean | Promise<boolean>;
+    try {
+      verdict = this.isAllowed(userId);
+    } catch (error) {
+      this.logger.warn({ err: error, userId }, "speaker check failed; not listening to this user for now");
+      return;
+    }
+    if (typeof verdict === "boolean") {
+      this.decide(userId, verdict);
+      return;
+    }
+    this.decisions.set(userId, "pending");
+    verdict.then(
+      (allowed) => this.decide(userId, allowed),
+      (error: unknown) => {
+        this.decisions.delete(userId);
+        this.logger.warn({ err: error, userId }, "speaker check failed; not listening to this user for now");
+      },
+    );
+  };
+
+  private decide(userId: string, allowed: boolean): void {
+    if (this.closed) return;
+    this.decisions.set(userId, allowed);
+    if (allowed) this.subscribe(userId);
+  }
+
+  private subscribe(userId: string): void {
+    let speaker = this.speakers.get(userId);
+    if (speaker === undefined) {
+      speaker = new Speaker(userId, this.handlePacket);
+      this.speakers.set(userId, speaker);
+    }
+    // subscribe() hands back the live stream if there is one (ignoring options), else a new one.
+    const stream = this.receiver.subscribe(userId);
+    if (stream === speaker.stream) return;
+    speaker.stream = stream;
+    stream.on("data", speaker.onData);
+    const current = speaker;
+    stream.once("error", (error) => {
+      current.streamErrors++;
+      this.logger.warn({ err: error, userId }, "voice receive stream failed; resubscribing");
+    });
+    stream.once("close", () => this.onStreamClosed(current, stream));
+  }
+
+  private onStreamClosed(speaker: Speaker, stream: AudioReceiveStream): void {
+    stream.off("data", speaker.onData);
+    if (speaker.stream !== stream) return;
+    speaker.stream = undefined;
+    const connectionLive = this.receiver.voiceConnection.state.status !== VoiceConnectionStatus.Destroyed;
+    if (!this.closed && connectionLive && this.speakers.get(speaker.userId) === speaker)
+      this.subscribe(speaker.userId);
+  }
+
+  private readonly handlePacket = (speaker: Speaker, packet: Buffer): void => {
+    const receivedAt = performance.now();
+    speaker.framesReceived++;
+    const pcm = speaker.decoder.decode(packet);
+    try {
+      this.onFrame(speaker.userId, pcm, receivedAt);
+    } catch (error) {
+      // A throw here would reach the library's receive loop, which destroys the stream.
+      if (speaker.handlerErrors++ === 0)
+        this.logger.error({ err: error, userId: speaker.userId }, "frame handler threw");
+    }
+  };
+
+  private readonly onUserLeft = (data: VoiceUserData): void => {
+    this.dropSpeaker(data.userId);
+  };
+
+  private readonly onConnectionState = (_old: VoiceConnectionState, state: VoiceConnectionState): void => {
+    if (state.status === VoiceConnectionStatus.Destroyed) this.close();
+  };
+}

@@ -1,0 +1,489 @@
+import { type Persona, voiceKind } from "../persona.ts";
+import type {
+  AzureVoiceOptions,
+  EndOfUtteranceDetection,
+  InputAudioFormat,
+  Modality,
+  OutputAudioFormat,
+  SessionConfig,
+  TurnDetection,
+  Voice,
+} from "./protocol.ts";
+
+/**
+ * Builds the `session` of a `session.update` from a guild's persona, and checks any session
+ * configuration before it is sent: the service answers a bad one with an `error` (and closes the
+ * socket after five), so every combination it is known to reject is caught here with a message
+ * naming the wire field.
+ */
+
+export type SessionConfigResult =
+  | { readonly ok: true; readonly config: SessionConfig }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+export interface TurnDetectionOptions {
+  /** Default true. Sent explicitly: the docs say default true, the 2025-10-01 swagger false. */
+  readonly createResponse?: boolean;
+  /** Default true (the service cancels its own response on barge-in). */
+  readonly interruptResponse?: boolean;
+  readonly removeFillerWords?: boolean;
+  readonly endOfUtteranceDetection?: EndOfUtteranceDetection;
+  /** `semantic_vad` only. */
+  readonly eagerness?: "auto" | "low" | "medium" | "high";
+}
+
+export interface SessionOptions {
+  /** Default `["text", "audio"]`. */
+  readonly modalities?: readonly Modality[];
+  /** Agent mode: the agent brings its own instructions, so the persona's are not sent. */
+  readonly agentMode?: boolean;
+  /** Replaces the persona's instructions (rejected in agent mode). */
+  readonly instructions?: string;
+  /** Replaces the voice derived from the persona (personal and realtime-native voices). */
+  readonly voice?: Voice;
+  /** Merged into an Azure voice derived from the persona. */
+  readonly azureVoiceOptions?: AzureVoiceOptions;
+  /** Default `pcm16`. */
+  readonly inputAudioFormat?: InputAudioFormat;
+  /** pcm16 only; default 24000. */
+  readonly inputSampleRate?: number;
+  /** Default `pcm16` (24 kHz). */
+  readonly outputAudioFormat?: OutputAudioFormat;
+  /** `null` means manual turns (no VAD). */
+  readonly turnDetection?: TurnDetectionOptions | null;
+  /** Default `azure-speech`; `null` turns user transcripts (captions) off. */
+  readonly transcriptionModel?: string | null;
+  readonly maxResponseOutputTokens?: number | "inf";
+}
+
+export const DEFAULT_TRANSCRIPTION_MODEL = "azure-speech";
+
+/** Builds and validates the full session configuration for a persona. */
+export function buildSessionConfig(persona: Persona, options: SessionOptions = {}): SessionConfigResult {
+  const agentMode = options.agentMode === true;
+  if (agentMode && options.instructions !== undefined) {
+    return { ok: false, problems: [AGENT_INSTRUCTIONS_PROBLEM] };
+  }
+  const inputFormat = options.inputAudioFormat ?? "pcm16";
+  const transcriptionModel =
+    options.transcriptionModel === undefined ? DEFAULT_TRANSCRIPTION_MODEL : options.transcriptionModel;
+  const config: SessionConfig = {
+    modalities: options.modalities ?? ["text", "audio"],
+    ...(agentMode ? {} : { instructions: options.instructions ?? persona.instructions }),
+    voice: options.voice ?? personaVoice(persona, options.azureVoiceOptions),
+    input_audio_format: inputFormat,
+    ...(inputFormat === "pcm16" ? { input_audio_sampling_rate: options.inputSampleRate ?? 24000 } : {}),
+    output_audio_format: options.outputAudioFormat ?? "pcm16",
+    turn_detection:
+      options.turnDetection === null ? null : personaTurnDetection(persona, options.turnDetection ?? {}),
+    input_audio_noise_reduction: persona.noiseSuppression ? { type: "azure_deep_noise_suppression" } : null,
+    input_audio_echo_cancellation: persona.echoCancellation ? { type: "server_echo_cancellation" } : null,
+    input_audio_transcription:
+      transcriptionModel === null
+        ? null
+        : {
+            model: transcriptionModel,
+            ...(persona.transcriptionLanguage === null ? {} : { language: persona.transcriptionLanguage }),
+          },
+    temperature: persona.temperature,
+    ...(options.maxResponseOutputTokens === undefined
+      ? {}
+      : { max_response_output_tokens: options.maxResponseOutputTokens }),
+  };
+  return validateSessionConfig(config, { agentMode });
+}
+
+function personaVoice(persona: Persona, azureOptions: AzureVoiceOptions | undefined): Voice {
+  switch (voiceKind(persona)) {
+    case "openai":
+      return { type: "openai", name: persona.voice };
+    case "azure-custom":
+      return {
+        type: "azure-custom",
+        name: persona.voice,
+        endpoint_id: persona.voiceEndpointId ?? "",
+        ...azureOptions,
+      };
+    case "azure-standard":
+      return { type: "azure-standard", name: persona.voice, ...azureOptions };
+  }
+}
+
+function personaTurnDetection(persona: Persona, options: TurnDetectionOptions): TurnDetection {
+  const { type, threshold, prefixPaddingMs, silenceDurationMs } = persona.turnDetection;
+  const responses = {
+    create_response: options.createResponse ?? true,
+    interrupt_response: options.interruptResponse ?? true,
+  };
+  if (type === "semantic_vad") {
+    return {
+      type,
+      ...(options.eagerness === undefined ? {} : { eagerness: options.eagerness }),
+      ...responses,
+    };
+  }
+  const eou =
+    options.endOfUtteranceDetection === undefined
+      ? {}
+      : { end_of_utterance_detection: options.endOfUtteranceDetection };
+  const timing = { threshold, prefix_padding_ms: prefixPaddingMs, silence_duration_ms: silenceDurationMs };
+  if (type === "server_vad") return { type, ...timing, ...eou, ...responses };
+  return {
+    type,
+    ...timing,
+    ...(options.removeFillerWords === undefined ? {} : { remove_filler_words: options.removeFillerWords }),
+    ...eou,
+    ...responses,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+// ---------------------------------------------------------------------------------------------
+
+const AGENT_INSTRUCTIONS_PROBLEM =
+  "instructions: not allowed in agent mode (the service rejects them; the agent's own instructions apply)";
+
+const MODALITIES: readonly string[] = ["text", "audio"];
+const INPUT_FORMATS: readonly string[] = ["pcm16", "g711_ulaw", "g711_alaw"];
+const OUTPUT_FORMATS: readonly string[] = [
+  "pcm16",
+  "pcm16_16000hz",
+  "pcm16_8000hz",
+  "g711_ulaw",
+  "g711_alaw",
+];
+const PCM16_INPUT_RATES: readonly number[] = [24000, 16000];
+const VOICE_TYPES: readonly string[] = [
+  "openai",
+  "azure-standard",
+  "azure-custom",
+  "azure-personal",
+  "azure-realtime-native",
+];
+const AZURE_VOICE_OPTION_FIELDS: readonly (keyof AzureVoiceOptions)[] = [
+  "temperature",
+  "rate",
+  "style",
+  "pitch",
+  "volume",
+  "locale",
+  "prefer_locales",
+  "custom_lexicon_url",
+  "custom_text_normalization_url",
+];
+const TURN_DETECTION_TYPES: readonly string[] = [
+  "server_vad",
+  "azure_semantic_vad",
+  "azure_semantic_vad_en",
+  "azure_semantic_vad_multilingual",
+  "semantic_vad",
+];
+/** Fields OpenAI's `semantic_vad` does not take: it decides turn ends from meaning alone. */
+const NOT_FOR_SEMANTIC_VAD = [
+  "threshold",
+  "prefix_padding_ms",
+  "silence_duration_ms",
+  "speech_duration_ms",
+  "remove_filler_words",
+  "languages",
+  "end_of_utterance_detection",
+  "appended_text_after_truncation",
+] as const;
+const EOU_MODELS: readonly string[] = [
+  "semantic_detection_v1",
+  "semantic_detection_v1_en",
+  "semantic_detection_v1_multilingual",
+  "smart_end_of_turn_detection",
+];
+const NOISE_REDUCTION_TYPES: readonly string[] = ["azure_deep_noise_suppression", "near_field", "far_field"];
+const LOCALE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
+const LANGUAGES_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[a-z]{2,3}(-[A-Za-z0-9]{2,8})*)*$/;
+/** SSML prosody rate: a multiplier (how-to: 0.5 to 1.5), a relative percentage, or a named rate. */
+const RATE_PATTERN = /^([+-]?\d{1,3}(\.\d+)?%|x-slow|slow|medium|fast|x-fast|default)$/;
+
+export interface ValidationContext {
+  readonly agentMode?: boolean;
+}
+
+/** Checks a (full or partial) session configuration; every problem names the wire field. */
+export function validateSessionConfig(
+  config: SessionConfig,
+  context: ValidationContext = {},
+): SessionConfigResult {
+  const problems: string[] = [];
+  const problem = (text: string): void => {
+    problems.push(text);
+  };
+
+  if (config.modalities !== undefined) {
+    const m = config.modalities;
+    if (m.length === 0 || m.some((x) => !MODALITIES.includes(x)) || new Set(m).size !== m.length) {
+      problem(`modalities: must be ["text", "audio"] or ["text"] (got ${JSON.stringify(m).slice(0, 60)})`);
+    } else if (!m.includes("text")) {
+      problem('modalities: audio alone is not allowed; use ["text", "audio"]');
+    }
+  }
+  if (config.instructions !== undefined && context.agentMode === true) problem(AGENT_INSTRUCTIONS_PROBLEM);
+  if (config.voice !== undefined) validateVoice(config.voice, problem);
+
+  const inputFormat = config.input_audio_format;
+  if (inputFormat !== undefined && !INPUT_FORMATS.includes(inputFormat)) {
+    problem(
+      `input_audio_format: must be one of ${INPUT_FORMATS.join(", ")} (got ${String(inputFormat).slice(0, 30)})`,
+    );
+  }
+  const rate = config.input_audio_sampling_rate;
+  if (rate !== undefined) {
+    if (inputFormat === "g711_ulaw" || inputFormat === "g711_alaw") {
+      if (rate !== 8000) {
+        problem(
+          `input_audio_sampling_rate: ${inputFormat} is always 8000 Hz; leave the rate out (got ${rate})`,
+        );
+      }
+    } else if (!PCM16_INPUT_RATES.includes(rate)) {
+      problem(`input_audio_sampling_rate: pcm16 input must be 24000 or 16000 Hz (got ${rate})`);
+    }
+  }
+  const outputFormat = config.output_audio_format;
+  if (outputFormat !== undefined && !OUTPUT_FORMATS.includes(outputFormat)) {
+    problem(
+      `output_audio_format: must be one of ${OUTPUT_FORMATS.join(", ")} (got ${String(outputFormat).slice(0, 30)})`,
+    );
+  }
+
+  if (config.turn_detection !== undefined && config.turn_detection !== null) {
+    validateTurnDetection(config.turn_detection, problem);
+  }
+  const noise = config.input_audio_noise_reduction;
+  if (noise !== undefined && noise !== null && !NOISE_REDUCTION_TYPES.includes(noise.type)) {
+    problem(
+      `input_audio_noise_reduction.type: must be one of ${NOISE_REDUCTION_TYPES.join(", ")}, or null for off`,
+    );
+  }
+  const echo = config.input_audio_echo_cancellation;
+  if (echo !== undefined && echo !== null && echo.type !== "server_echo_cancellation") {
+    problem('input_audio_echo_cancellation.type: must be "server_echo_cancellation", or null for off');
+  }
+  const transcription = config.input_audio_transcription;
+  if (transcription !== undefined && transcription !== null) {
+    if (typeof transcription.model !== "string" || !/^[\w.-]{1,64}$/.test(transcription.model)) {
+      problem("input_audio_transcription.model: must be a model name such as azure-speech or whisper-1");
+    }
+    if (transcription.language !== undefined && !LANGUAGES_PATTERN.test(transcription.language)) {
+      problem(
+        `input_audio_transcription.language: must be a language code such as en or en-US, or a comma list (got "${transcription.language.slice(0, 20)}")`,
+      );
+    }
+  }
+  const temperature = config.temperature;
+  if (
+    temperature !== undefined &&
+    (!Number.isFinite(temperature) || temperature < 0.6 || temperature > 1.2)
+  ) {
+    problem(`temperature: must be from 0.6 to 1.2 (got ${temperature})`);
+  }
+  const maxTokens = config.max_response_output_tokens;
+  if (
+    maxTokens !== undefined &&
+    maxTokens !== "inf" &&
+    !(Number.isInteger(maxTokens) && maxTokens >= 1 && maxTokens <= 4096)
+  ) {
+    problem(
+      `max_response_output_tokens: must be a whole number from 1 to 4096, or "inf" (got ${String(maxTokens)})`,
+    );
+  }
+  return problems.length === 0 ? { ok: true, config } : { ok: false, problems };
+}
+
+function validateVoice(voice: Voice, problem: (text: string) => void): void {
+  if (typeof voice === "string") {
+    if (voice.trim() === "") problem("voice: must not be empty");
+    return;
+  }
+  if (!VOICE_TYPES.includes(voice.type)) {
+    problem(`voice.type: must be one of ${VOICE_TYPES.join(", ")}`);
+    return;
+  }
+  if (typeof voice.name !== "string" || voice.name.trim() === "") problem("voice.name: must not be empty");
+  if (voice.type === "openai") {
+    const azureOnly = AZURE_VOICE_OPTION_FIELDS.filter(
+      (field) => (voice as AzureVoiceOptions)[field] !== undefined,
+    );
+    if (azureOnly.length > 0)
+      problem(`voice.${azureOnly[0]}: only Azure voices take ${azureOnly.join(", ")}`);
+    return;
+  }
+  if (voice.type === "azure-custom" && !/^[0-9a-fA-F-]{8,64}$/.test(voice.endpoint_id ?? "")) {
+    problem("voice.endpoint_id: an azure-custom voice needs its deployment's endpoint id (a GUID)");
+  }
+  if (voice.type === "azure-personal" && (typeof voice.model !== "string" || voice.model === "")) {
+    problem("voice.model: an azure-personal voice needs a model such as DragonLatestNeural");
+  }
+  const { temperature, rate, style, locale } = voice;
+  if (temperature !== undefined && (!Number.isFinite(temperature) || temperature < 0 || temperature > 1)) {
+    problem(`voice.temperature: must be from 0 to 1 (got ${temperature})`);
+  }
+  if (rate !== undefined) {
+    const multiplier = Number(rate);
+    const isMultiplier = /^\d+(\.\d+)?$/.test(rate) && multiplier >= 0.5 && multiplier <= 1.5;
+    if (!isMultiplier && !RATE_PATTERN.test(rate)) {
+      problem(
+        `voice.rate: must be from 0.5 to 1.5, a percentage such as +20%, or slow/medium/fast (got "${rate.slice(0, 20)}")`,
+      );
+    }
+  }
+  if (style !== undefined && !/^[A-Za-z-]{1,40}$/.test(style)) {
+    problem(`voice.style: must be a style name such as cheerful (got "${style.slice(0, 20)}")`);
+  }
+  if (locale !== undefined && !LOCALE_PATTERN.test(locale)) {
+    problem(`voice.locale: must be a locale such as en-US (got "${locale.slice(0, 20)}")`);
+  }
+}
+
+function validateTurnDetection(td: TurnDetection, problem: (text: string) => void): void {
+  if (!TURN_DETECTION_TYPES.includes(td.type)) {
+    problem(
+      `turn_detection.type: must be one of ${TURN_DETECTION_TYPES.join(", ")}, or null for manual turns`,
+    );
+    return;
+  }
+  for (const field of ["create_response", "interrupt_response"] as const) {
+    if (typeof td[field] !== "boolean") {
+      problem(
+        `turn_detection.${field}: must be set to true or false explicitly (the service's documented defaults disagree)`,
+      );
+    }
+  }
+  if (td.type === "semantic_vad") {
+    for (const field of NOT_FOR_SEMANTIC_VAD) {
+      if ((td as unknown as Record<string, unknown>)[field] !== undefined) {
+        problem(
+          `turn_detection.${field}: semantic_vad does not take ${field}; use server_vad or azure_semantic_vad`,
+        );
+      }
+    }
+    return;
+  }
+  if ("eagerness" in td && td.eagerness !== undefined) {
+    problem(`turn_detection.eagerness: only semantic_vad takes eagerness (type is ${td.type})`);
+  }
+  if (
+    td.threshold !== undefined &&
+    (!Number.isFinite(td.threshold) || td.threshold < 0 || td.threshold > 1)
+  ) {
+    problem(`turn_detection.threshold: must be from 0 to 1 (got ${td.threshold})`);
+  }
+  for (const field of ["prefix_padding_ms", "silence_duration_ms", "speech_duration_ms"] as const) {
+    const value = td[field];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 0 && value <= 10_000)) {
+      problem(
+        `turn_detection.${field}: must be a whole number of milliseconds from 0 to 10000 (got ${value})`,
+      );
+    }
+  }
+  if (td.type === "server_vad") {
+    for (const field of ["remove_filler_words", "languages", "appended_text_after_truncation"] as const) {
+      if ((td as unknown as Record<string, unknown>)[field] !== undefined) {
+        problem(`turn_detection.${field}: only azure_semantic_vad types take ${field} (type is server_vad)`);
+      }
+    }
+  }
+  const eou = td.end_of_utterance_detection;
+  if (eou !== undefined) {
+    if (!EOU_MODELS.includes(eou.model)) {
+      problem(`turn_detection.end_of_utterance_detection.model: must be one of ${EOU_MODELS.join(", ")}`);
+    }
+    if (
+      eou.threshold_level !== undefined &&
+      !["low", "medium", "high", "default"].includes(eou.threshold_level)
+    ) {
+      problem(
+        "turn_detection.end_of_utterance_detection.threshold_level: must be low, medium, high or default",
+      );
+    }
+    if (
+      eou.timeout_ms !== undefined &&
+      !(Number.isInteger(eou.timeout_ms) && eou.timeout_ms > 0 && eou.timeout_ms <= 10_000)
+    ) {
+      problem(
+        `turn_detection.end_of_utterance_detection.timeout_ms: must be from 1 to 10000 (got ${eou.timeout_ms})`,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes between configurations
+// ---------------------------------------------------------------------------------------------
+
+export interface SessionConfigChange {
+  /** Top-level fields whose value differs (including fields present in only one). */
+  readonly changed: readonly (keyof SessionConfig)[];
+  /** The partial `session.update` that applies the change to a running session. */
+  readonly patch: SessionConfig;
+  /** `none`: nothing to send; `live`: send `patch`; `restart`: needs a new session. */
+  readonly apply: "none" | "live" | "restart";
+  /** Why a restart is needed, for the log and the user. */
+  readonly restartReason: string | undefined;
+}
+
+/**
+ * Compares two full configurations. The voice cannot change once the session has produced audio
+ * (the service keeps the first), so that change needs a new session.
+ */
+export function diffSessionConfig(
+  previous: SessionConfig,
+  next: SessionConfig,
+  state: { readonly audioProduced: boolean },
+): SessionConfigChange {
+  const changed: (keyof SessionConfig)[] = [];
+  const patch: Record<string, unknown> = {};
+  const restartReasons: string[] = [];
+  const keys = new Set([...Object.keys(previous), ...Object.keys(next)]) as Set<keyof SessionConfig>;
+  for (const key of keys) {
+    if (sameValue(previous[key], next[key])) continue;
+    changed.push(key);
+    const value = next[key];
+    if (value !== undefined) {
+      patch[key] = value;
+    } else if (Object.hasOwn(RESET_VALUES, key)) {
+      // An absent field is left as it was by the service's merge: reset it explicitly.
+      patch[key] = RESET_VALUES[key];
+    } else {
+      restartReasons.push(`${key} cannot be unset on a running session`);
+    }
+  }
+  if (changed.includes("voice") && state.audioProduced) {
+    restartReasons.push("the voice cannot change after the session has spoken");
+  }
+  const restartReason = restartReasons.length > 0 ? restartReasons.join("; ") : undefined;
+  return {
+    changed,
+    patch: patch as SessionConfig,
+    apply: changed.length === 0 ? "none" : restartReason !== undefined ? "restart" : "live",
+    restartReason,
+  };
+}
+
+/** What a field's absence means, for fields the service lets a `session.update` reset. */
+const RESET_VALUES: Partial<Record<keyof SessionConfig, unknown>> = {
+  instructions: "",
+  turn_detection: null,
+  input_audio_noise_reduction: null,
+  input_audio_echo_cancellation: null,
+  input_audio_transcription: null,
+  max_response_output_tokens: "inf",
+  tools: [],
+};
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  const ka = Object.keys(ra).filter((k) => ra[k] !== undefined);
+  const kb = Object.keys(rb).filter((k) => rb[k] !== undefined);
+  return ka.length === kb.length && ka.every((k) => sameValue(ra[k], rb[k]));
+}

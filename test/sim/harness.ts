@@ -1,0 +1,120 @@
+import { readFileSync } from "node:fs";
+import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
+import { OpusFrameDecoder, OpusFrameEncoder } from "../../src/audio/opus.ts";
+import { upmixMono } from "../../src/audio/pcm.ts";
+import { readWav } from "../../src/audio/wav.ts";
+
+/** Shared helpers for tests that run the real @discordjs/voice client against the loopback server. */
+
+let guildCounter = 0;
+
+/**
+ * @discordjs/voice keeps one connection per guild id process-wide, so every test takes its own.
+ * Snowflake-shaped and unique per worker process.
+ */
+export function uniqueGuildId(): string {
+  guildCounter++;
+  return `${process.pid}${String(guildCounter).padStart(6, "0")}`.padEnd(18, "0");
+}
+
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 5_000,
+  intervalMs = 10,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** 20 ms frames of a 48 kHz stereo sine. */
+export function toneFrames(frequencyHz: number, frames: number, amplitude = 8_000): Int16Array[] {
+  const out: Int16Array[] = [];
+  for (let f = 0; f < frames; f++) {
+    const frame = new Int16Array(FRAME_SAMPLES_48K_STEREO);
+    for (let i = 0; i < FRAME_SAMPLES_48K; i++) {
+      const t = (f * FRAME_SAMPLES_48K + i) / 48_000;
+      const sample = Math.round(amplitude * Math.sin(2 * Math.PI * frequencyHz * t));
+      frame[2 * i] = sample;
+      frame[2 * i + 1] = sample;
+    }
+    out.push(frame);
+  }
+  return out;
+}
+
+/** 20 ms 48 kHz stereo frames of a speech fixture (48 kHz mono WAV). */
+export function speechFrames(fixture: string, frames: number): Int16Array[] {
+  const wav = readWav(readFileSync(new URL(`../fixtures/${fixture}`, import.meta.url)));
+  if (wav.sampleRate !== 48_000 || wav.channels !== 1) throw new Error(`${fixture} is not 48 kHz mono`);
+  const out: Int16Array[] = [];
+  for (let f = 0; f < frames && (f + 1) * FRAME_SAMPLES_48K <= wav.samples.length; f++) {
+    const frame = new Int16Array(FRAME_SAMPLES_48K_STEREO);
+    upmixMono(wav.samples.subarray(f * FRAME_SAMPLES_48K, (f + 1) * FRAME_SAMPLES_48K), frame);
+    out.push(frame);
+  }
+  return out;
+}
+
+export function encodeFrames(pcm: readonly Int16Array[]): Buffer[] {
+  const encoder = new OpusFrameEncoder();
+  try {
+    return pcm.map((frame) => encoder.encode(frame));
+  } finally {
+    encoder.destroy();
+  }
+}
+
+/** What a fresh decoder makes of these packets: the reference "after Opus" signal, left channel. */
+export function decodeToMono(packets: readonly Uint8Array[]): Float64Array {
+  const decoder = new OpusFrameDecoder();
+  const out = new Float64Array(packets.length * FRAME_SAMPLES_48K);
+  try {
+    packets.forEach((packet, f) => {
+      const pcm = decoder.decode(packet);
+      for (let i = 0; i < FRAME_SAMPLES_48K; i++) out[f * FRAME_SAMPLES_48K + i] = pcm[2 * i]!;
+    });
+  } finally {
+    decoder.destroy();
+  }
+  return out;
+}
+
+/** Left channel of collected stereo frames. */
+export function leftChannel(frames: readonly Int16Array[]): Float64Array {
+  const out = new Float64Array(frames.length * FRAME_SAMPLES_48K);
+  frames.forEach((frame, f) => {
+    for (let i = 0; i < FRAME_SAMPLES_48K; i++) out[f * FRAME_SAMPLES_48K + i] = frame[2 * i]!;
+  });
+  return out;
+}
+
+/**
+ * Normalized correlation of `a` against `b` at the best whole-frame offset of up to `maxFrameLag`
+ * frames either way (lost leading frames shift a stream by whole frames), over their overlap.
+ */
+export function bestFrameCorrelation(a: Float64Array, b: Float64Array, maxFrameLag = 3): number {
+  let best = -1;
+  for (let lag = -maxFrameLag; lag <= maxFrameLag; lag++) {
+    const shift = lag * FRAME_SAMPLES_48K;
+    let ab = 0;
+    let aa = 0;
+    let bb = 0;
+    for (let i = Math.max(0, shift); i < a.length && i - shift < b.length; i++) {
+      const x = a[i]!;
+      const y = b[i - shift]!;
+      ab += x * y;
+      aa += x * x;
+      bb += y * y;
+    }
+    if (aa > 0 && bb > 0) best = Math.max(best, ab / Math.sqrt(aa * bb));
+  }
+  return best;
+}

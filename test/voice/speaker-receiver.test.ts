@@ -1,0 +1,147 @@
+import { describe, expect, it } from "vitest";
+import type { ManagedVoiceConnection } from "../../src/voice/connection.ts";
+import { type SpeakerPredicate, SpeakerReceiver } from "../../src/voice/speaker-receiver.ts";
+import {
+  bestFrameCorrelation,
+  decodeToMono,
+  encodeFrames,
+  leftChannel,
+  sleep,
+  speechFrames,
+  toneFrames,
+  waitFor,
+} from "../sim/harness.ts";
+import { useTestBed } from "./testbed.ts";
+
+const ALICE = "200000000000000002";
+const BOB = "200000000000000003";
+const SOME_BOT = "200000000000000004";
+
+const bed = useTestBed();
+
+interface Heard {
+  readonly frames: Map<string, Int16Array[]>;
+  readonly receiver: SpeakerReceiver;
+}
+
+/** Joins, listens with `isAllowed`, and keeps a copy of every decoded frame per user. */
+async function listen(
+  isAllowed: SpeakerPredicate = () => true,
+): Promise<Heard & { managed: ManagedVoiceConnection }> {
+  const managed = bed.join();
+  await managed.ready();
+  const frames = new Map<string, Int16Array[]>();
+  const receiver = new SpeakerReceiver({
+    receiver: managed.connection.receiver,
+    isAllowed,
+    onFrame: (userId, pcm) => {
+      const list = frames.get(userId) ?? [];
+      if (list.length === 0) frames.set(userId, list);
+      list.push(pcm.slice());
+    },
+  });
+  bed.cleanup(() => receiver.close());
+  return { managed, frames, receiver };
+}
+
+async function addUsers(managed: ManagedVoiceConnection, ...userIds: string[]): Promise<void> {
+  for (const userId of userIds) bed.server.addUser(managed.guildId, userId);
+  await waitFor(
+    () => userIds.every((userId) => managed.connection.receiver.ssrcMap.get(userId) !== undefined),
+    "the users' SSRCs",
+  );
+}
+
+describe("SpeakerReceiver", () => {
+  it("decodes two simultaneous speakers into separate streams, first frame included", async () => {
+    const { managed, frames, receiver } = await listen();
+    await addUsers(managed, ALICE, BOB);
+    const alice = encodeFrames(speechFrames("speech-weather-question.wav", 50));
+    const bob = encodeFrames(speechFrames("speech-meeting-summary.wav", 50));
+
+    await Promise.all([
+      bed.server.speakAs(managed.guildId, ALICE, { opus: alice }),
+      bed.server.speakAs(managed.guildId, BOB, { opus: bob }),
+    ]);
+    await waitFor(() => frames.get(ALICE)?.length === 50 && frames.get(BOB)?.length === 50, "50 frames each");
+
+    const heardAlice = leftChannel(frames.get(ALICE)!);
+    const heardBob = leftChannel(frames.get(BOB)!);
+    // Lag 0 only: a lost first packet would shift the whole stream by a frame.
+    expect(bestFrameCorrelation(heardAlice, decodeToMono(alice), 0)).toBeGreaterThan(0.999);
+    expect(bestFrameCorrelation(heardBob, decodeToMono(bob), 0)).toBeGreaterThan(0.999);
+    expect(bestFrameCorrelation(heardAlice, decodeToMono(bob), 3)).toBeLessThan(0.5);
+    expect(receiver.stats()).toEqual(
+      expect.arrayContaining([
+        { userId: ALICE, framesReceived: 50, decodeErrors: 0, streamErrors: 0 },
+        { userId: BOB, framesReceived: 50, decodeErrors: 0, streamErrors: 0 },
+      ]),
+    );
+  });
+
+  it("ignores bots and disallowed users, asking about each user once", async () => {
+    const asked: string[] = [];
+    const { managed, frames } = await listen((userId) => {
+      asked.push(userId);
+      return userId !== SOME_BOT;
+    });
+    await addUsers(managed, ALICE, SOME_BOT);
+    const tone = encodeFrames(toneFrames(440, 5));
+    for (let burst = 0; burst < 2; burst++) {
+      await Promise.all([
+        bed.server.speakAs(managed.guildId, ALICE, { opus: tone }),
+        bed.server.speakAs(managed.guildId, SOME_BOT, { opus: tone }),
+      ]);
+      await sleep(150); // past the library's 100 ms speaking timeout, so the next burst starts anew
+    }
+    expect(frames.get(ALICE)).toHaveLength(10);
+    expect(frames.has(SOME_BOT)).toBe(false);
+    expect(asked.sort()).toEqual([ALICE, SOME_BOT].sort());
+  });
+
+  it("waits for an asynchronous decision, then hears the user", async () => {
+    const { managed, frames } = await listen(async () => {
+      await sleep(30);
+      return true;
+    });
+    await addUsers(managed, ALICE);
+    await bed.server.speakAs(managed.guildId, ALICE, { pcm: toneFrames(440, 20) });
+    await waitFor(() => (frames.get(ALICE)?.length ?? 0) >= 15, "most of Alice's frames");
+  });
+
+  it("keeps hearing a speaker after an undecryptable packet and an undecodable frame", async () => {
+    const { managed, frames, receiver } = await listen();
+    await addUsers(managed, ALICE);
+    const tone = encodeFrames(toneFrames(440, 10));
+    const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff]);
+
+    await bed.server.speakAs(managed.guildId, ALICE, { opus: tone });
+    expect(bed.server.sendCorruptPacket(managed.guildId, ALICE)).toBe(true);
+    await sleep(20);
+    await bed.server.speakAs(managed.guildId, ALICE, { opus: [garbage, ...tone] });
+    await waitFor(() => frames.get(ALICE)?.length === 21, "21 frames");
+
+    expect(receiver.stats()).toEqual([
+      { userId: ALICE, framesReceived: 21, decodeErrors: 1, streamErrors: 1 },
+    ]);
+  });
+
+  it("lets go of a speaker who leaves the channel", async () => {
+    const { managed, frames, receiver } = await listen();
+    await addUsers(managed, ALICE);
+    await bed.server.speakAs(managed.guildId, ALICE, { pcm: toneFrames(440, 3) });
+    await waitFor(() => frames.get(ALICE)?.length === 3, "Alice's frames");
+
+    bed.server.removeUser(managed.guildId, ALICE);
+    await waitFor(() => receiver.stats().length === 0, "Alice to be forgotten");
+  });
+
+  it("closes itself when the connection ends", async () => {
+    const { managed, frames, receiver } = await listen();
+    await addUsers(managed, ALICE);
+    await bed.server.speakAs(managed.guildId, ALICE, { pcm: toneFrames(440, 3) });
+    await waitFor(() => frames.get(ALICE)?.length === 3, "Alice's frames");
+    managed.leave();
+    expect(receiver.stats()).toEqual([]);
+  });
+});
