@@ -90,8 +90,10 @@ export class CaptionComposer {
   #render(turn: Turn): void {
     const lines: string[] = [];
     if (turn.userText !== undefined) {
+      // Names are mentions (<@id>): Discord shows the member's name, and captions are posted with
+      // mentions disabled, so nobody is pinged.
       const who = [...turn.speakers].map((id) => this.#names.nameOf(id)).join(", ") || "Someone";
-      lines.push(`**${escapeMarkdown(who)}:** ${escapeMarkdown(turn.userText)}`);
+      lines.push(`**${who}:** ${escapeMarkdown(turn.userText)}`);
     }
     if (turn.botText !== undefined && (turn.botText !== "" || turn.interrupted)) {
       const marker = turn.interrupted ? " _(interrupted)_" : "";

@@ -253,19 +253,18 @@ export class ResponseRun {
     const { text, audio } = this.#plan.inputTokens;
     const outputText = Math.ceil(said.length / 4);
     const outputAudio = Math.round((this.audioMsSent / 1000) * OUTPUT_AUDIO_TOKENS_PER_SECOND);
-    // The official SDK fails to read a usage without every one of these details.
-    const inputDetails = {
-      cached_tokens: 0,
-      text_tokens: text,
-      audio_tokens: audio,
-      image_tokens: 0,
-      cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 },
-    };
     return {
       total_tokens: text + audio + outputText + outputAudio,
       input_tokens: text + audio,
       output_tokens: outputText + outputAudio,
-      input_token_details: inputDetails,
+      // The official SDK fails to read a usage without every one of these details.
+      input_token_details: {
+        cached_tokens: 0,
+        text_tokens: text,
+        audio_tokens: audio,
+        image_tokens: 0,
+        cached_tokens_details: { text_tokens: 0, audio_tokens: 0, image_tokens: 0 },
+      },
       output_token_details: { text_tokens: outputText, audio_tokens: outputAudio },
     };
   }

@@ -231,6 +231,11 @@ export interface Usage {
     readonly text_tokens?: number;
     readonly audio_tokens?: number;
     readonly image_tokens?: number;
+    readonly cached_tokens_details?: {
+      readonly text_tokens?: number;
+      readonly audio_tokens?: number;
+      readonly image_tokens?: number;
+    };
   };
   readonly output_token_details?: {
     readonly text_tokens?: number;

@@ -100,12 +100,11 @@ describe("ManagedVoiceConnection", () => {
     const managed = bed.join({ movedWaitMs: 200 });
     await managed.ready();
     const ended = destroyedWith(managed);
-    bed.server.disconnect(managed.guildId, 4014);
-    await waitFor(
-      () => managed.connection.state.status === VoiceConnectionStatus.Disconnected,
-      "Disconnected",
+    const statusWhileWaiting = new Promise<string>((resolve) =>
+      managed.connection.once(VoiceConnectionStatus.Disconnected, () => resolve(managed.status)),
     );
-    expect(managed.status).toMatch(/waiting for a channel move/);
+    bed.server.disconnect(managed.guildId, 4014);
+    expect(await statusWhileWaiting).toMatch(/waiting for a channel move/);
 
     expect(await ended).toMatchObject({ kind: "kicked", closeCode: 4014 });
     expect(managed.status).toBe("destroyed (kicked)");
@@ -135,7 +134,7 @@ describe("ManagedVoiceConnection", () => {
   });
 
   it("rejoins with backoff while the gateway cannot send, and recovers when it can", async () => {
-    const managed = bed.join({ rejoinBackoffMs: 20 });
+    const managed = bed.join({ rejoinBackoffMs: 20, maxRejoinAttempts: 10 });
     await managed.ready();
     bed.server.setAdapterAvailable(managed.guildId, false);
     bed.server.disconnect(managed.guildId, 4006);
