@@ -16,5 +16,6 @@ export {
   saturate16,
   upmixMono,
 } from "./pcm.ts";
+export { convertSampleRate } from "./rate-convert.ts";
 export { createInputResampler, type StreamResampler, Upsampler24to48 } from "./resample.ts";
 export { readWav, type WavAudio, WavError, type WavProblem, writeWav } from "./wav.ts";

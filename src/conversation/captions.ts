@@ -9,6 +9,8 @@ import type { CaptionSink } from "./types.ts";
  */
 
 const MAX_MESSAGE_LENGTH = 1900;
+/** How far before speech_started a speaker's words still count as the new turn's (VAD lag + prefix padding). */
+const PENDING_SPEAKER_MS = 3000;
 
 export interface SpeakerNames {
   nameOf(userId: string): string;
@@ -39,6 +41,13 @@ export class CaptionComposer {
   readonly #turns = new Map<string, Turn>();
   readonly #turnOfAssistantItem = new Map<string, Turn>();
   #currentTurn: Turn | undefined;
+  /** Whether speech now belongs to the current turn: between speech_started and speech_stopped. */
+  #turnOpen = false;
+  /**
+   * Speakers heard while no turn was open, with when: server VAD reports a turn's start a few
+   * hundred ms after its first words, so they belong to the next turn, not the one that ended.
+   */
+  readonly #pendingSpeakers = new Map<string, number>();
 
   constructor(sink: CaptionWriter, names: SpeakerNames, botName: string) {
     this.#sink = sink;
@@ -48,9 +57,14 @@ export class CaptionComposer {
 
   /** A user turn began (speech_started): later speech frames are attributed to it. */
   userTurnStarted(userItemId: string): void {
+    const speakers = new Set<string>();
+    const since = performance.now() - PENDING_SPEAKER_MS;
+    for (const [speaker, at] of this.#pendingSpeakers) if (at >= since) speakers.add(speaker);
+    this.#pendingSpeakers.clear();
+    this.#turnOpen = true;
     const turn: Turn = {
       userItemId,
-      speakers: new Set(),
+      speakers,
       userText: undefined,
       botText: undefined,
       interrupted: false,
@@ -61,10 +75,20 @@ export class CaptionComposer {
     this.#forgetOldTurns();
   }
 
+  /** The user turn ended (speech_stopped): later speech starts the next one. */
+  userTurnEnded(): void {
+    this.#turnOpen = false;
+  }
+
   speakersHeard(speakers: readonly string[]): void {
     const turn = this.#currentTurn;
-    if (turn === undefined) return;
-    for (const speaker of speakers) turn.speakers.add(speaker);
+    if (turn !== undefined && this.#turnOpen) {
+      for (const speaker of speakers) turn.speakers.add(speaker);
+      return;
+    }
+    if (speakers.length === 0) return;
+    const now = performance.now();
+    for (const speaker of speakers) this.#pendingSpeakers.set(speaker, now);
   }
 
   userTranscript(userItemId: string, transcript: string): void {

@@ -8,7 +8,12 @@ import type { GuildSettings } from "../persona.ts";
 import type { ManagedVoiceConnection, VoiceEnd } from "../voice/connection.ts";
 import { OpusQueuePlayer } from "../voice/opus-queue-player.ts";
 import { type SpeakerPredicate, SpeakerReceiver } from "../voice/speaker-receiver.ts";
-import type { ResponseAudioDeltaEvent, SessionConfig } from "../voicelive/protocol.ts";
+import type {
+  ClientEventType,
+  ErrorDetails,
+  ResponseAudioDeltaEvent,
+  SessionConfig,
+} from "../voicelive/protocol.ts";
 import type { VoiceLiveSession } from "../voicelive/session.ts";
 import { CaptionComposer, CaptionWriter, cutTranscript, type SpeakerNames } from "./captions.ts";
 import { InputMixer } from "./input-mixer.ts";
@@ -27,6 +32,7 @@ import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } fro
 const DUCK_GAIN = 0.35;
 const RECENT_RESPONSES = 8;
 const TRANSCRIPT_LIMIT = 4000;
+const MAX_TRANSCRIPTS = 4;
 const HOUSEKEEPING_MS = 5_000;
 const USAGE_FLUSH_MS = 30_000;
 
@@ -53,12 +59,20 @@ export interface BargeInInfo {
 export interface ConversationObserver {
   /** Exactly the PCM appended to Voice Live (a reused buffer: copy it). */
   appended?(pcm: Int16Array, speech: boolean, at: number): void;
+  /** A speaker's frame went into an append: how long our code held it (Discord packet in -> append). */
+  inputFrameHeld?(heldMs: number): void;
   /** A frame of bot speech was handed to the connection. */
   botFrameSent?(item: PlaybackItem, audioReceivedAt: number, at: number): void;
   bargeIn?(info: BargeInInfo): void;
   speechStarted?(at: number): void;
   speechStopped?(at: number): void;
   responseDone?(status: string): void;
+  /** Every client event sent to Voice Live (the manager passes it to the session). */
+  clientEvent?(type: ClientEventType): void;
+  /** An `error` event from Voice Live. */
+  voiceLiveError?(error: ErrorDetails): void;
+  /** Voice Live confirmed a truncation: how much of the item it now keeps. */
+  itemTruncated?(itemId: string, audioEndMs: number): void;
 }
 
 export interface ConversationOptions {
@@ -136,6 +150,7 @@ export class Conversation {
       frameSamples: (options.inputRate * FRAME_MS) / 1000,
       tailMs,
       onFrameLatency: this.#recordInputLatency,
+      catchUp: true,
     });
     this.#player = new OpusQueuePlayer<PlaybackItem>({ logger: this.#log });
     this.#player.attach(options.voice.connection);
@@ -165,6 +180,11 @@ export class Conversation {
     return { input: this.#mixer.droppedFrames, output: this.#feeder.droppedFrames };
   }
 
+  /** Input audio Voice Live never got: send buffer overflow, or offered while disconnected. */
+  get voiceLiveDroppedAudioMs(): number {
+    return this.#session.droppedAudioMs;
+  }
+
   status(): ConversationStatus {
     return {
       guildId: this.guildId,
@@ -184,11 +204,14 @@ export class Conversation {
   /** One 20 ms step of the input clock: mix what each speaker queued and append it. */
   tick(now: number): void {
     if (this.#ended) return;
-    const frame = this.#mixer.tick(now);
+    // Hold times run to when the append really leaves: `now` is when the tick was due, and a late
+    // tick (or one late in a long loop over guilds) would otherwise under-report them.
+    const frame = this.#mixer.tick(performance.now());
     if (frame === undefined) return;
     this.#session.appendAudio(frame.pcm);
-    this.#pendingUsage.appendedMs += FRAME_MS;
-    this.#options.metrics?.framesAppended.inc();
+    const appendedMs = (frame.pcm.length * 1000) / this.#options.inputRate;
+    this.#pendingUsage.appendedMs += appendedMs;
+    this.#options.metrics?.framesAppended.inc(appendedMs / FRAME_MS);
     this.#options.observer?.appended?.(frame.pcm, frame.speech, now);
     if (frame.speech) {
       this.#lastSpeechAt = now;
@@ -287,6 +310,7 @@ export class Conversation {
   readonly #recordInputLatency = (ms: number): void => {
     this.#inputLatency.record(ms);
     this.#options.metrics?.inputLatency.observe(ms / 1000);
+    this.#options.observer?.inputFrameHeld?.(ms);
   };
 
   readonly #botFrameSent = (item: PlaybackItem, audioReceivedAt: number): void => {
@@ -324,6 +348,7 @@ export class Conversation {
         this.#bargeIn(now);
       }),
       session.on("input_audio_buffer.speech_stopped", () => {
+        this.#composer?.userTurnEnded();
         this.#options.observer?.speechStopped?.(performance.now());
       }),
       session.on("response.output_item.added", (event) => {
@@ -341,11 +366,12 @@ export class Conversation {
       session.on("response.audio_transcript.delta", (event) => {
         if (this.#ledger.isCancelled(event.response_id)) return;
         const text = (this.#transcripts.get(event.item_id) ?? "") + event.delta;
-        this.#transcripts.set(event.item_id, text.slice(0, TRANSCRIPT_LIMIT));
+        this.#rememberTranscript(event.item_id, text);
       }),
       session.on("response.audio_transcript.done", (event) => {
         if (this.#ledger.isCancelled(event.response_id)) return;
-        this.#transcripts.delete(event.item_id);
+        // Kept while the item may still be playing: a barge-in then cuts it to what was heard.
+        this.#rememberTranscript(event.item_id, event.transcript);
         this.#composer?.assistantTranscript(event.item_id, event.transcript, false);
       }),
       session.on("conversation.item.input_audio_transcription.completed", (event) => {
@@ -362,7 +388,11 @@ export class Conversation {
           this.#options.metrics?.tokens.inc({ direction: "output" }, usage.output_tokens ?? 0);
         }
       }),
+      session.on("conversation.item.truncated", (event) => {
+        this.#options.observer?.itemTruncated?.(event.item_id, event.audio_end_ms);
+      }),
       session.on("error", (event) => {
+        this.#options.observer?.voiceLiveError?.(event.error);
         this.#options.metrics?.voiceLiveErrors.inc({
           code: event.error.code ?? event.error.type ?? "unknown",
         });
@@ -460,9 +490,9 @@ export class Conversation {
         const transcript = this.#transcripts.get(item.itemId);
         if (transcript !== undefined) {
           this.#composer?.assistantTranscript(item.itemId, cutTranscript(transcript, playedMs, heard), true);
-          this.#transcripts.delete(item.itemId);
         }
       }
+      this.#transcripts.delete(item.itemId);
       this.#currentItem = undefined;
     }
     this.#options.metrics?.bargeIns.inc();
@@ -476,6 +506,15 @@ export class Conversation {
       responseCancelSent,
       framesFlushed,
     });
+  }
+
+  /** Only the items that may still be playing matter; older transcripts are dropped. */
+  #rememberTranscript(itemId: string, text: string): void {
+    this.#transcripts.set(itemId, text.slice(0, TRANSCRIPT_LIMIT));
+    if (this.#transcripts.size > MAX_TRANSCRIPTS) {
+      const oldest = this.#transcripts.keys().next().value;
+      if (oldest !== undefined) this.#transcripts.delete(oldest);
+    }
   }
 
   #housekeep(): void {

@@ -102,6 +102,7 @@ export class ConversationManager implements ConversationControl {
     if (!built.ok) throw new Error(`The persona cannot be used: ${built.problems.join("; ")}`);
     this.#joining.add(guildId);
     const log = this.#log.child({ guildId, channelId: request.channelId });
+    const observer = this.#options.observe?.(guildId);
     let voice: ManagedVoiceConnection | undefined;
     let session: VoiceLiveSession | undefined;
     try {
@@ -113,6 +114,9 @@ export class ConversationManager implements ConversationControl {
         sessionMaxMs: this.#options.config.voiceLive.sessionMaxMinutes * 60_000,
         logger: log.child({ component: "voicelive" }),
         ...(this.#options.credential === undefined ? {} : { credential: this.#options.credential }),
+        ...(observer?.clientEvent === undefined
+          ? {}
+          : { onClientEvent: observer.clientEvent.bind(observer) }),
       });
       voice = new ManagedVoiceConnection({
         guildId,
@@ -143,7 +147,7 @@ export class ConversationManager implements ConversationControl {
         ...(this.#options.metrics === undefined ? {} : { metrics: this.#options.metrics }),
         idleTimeoutMs: this.#options.config.conversation.idleTimeoutSeconds * 1000,
         onEnded: (reason) => void this.leave(guildId, reason),
-        ...this.#observerFor(guildId),
+        ...(observer === undefined ? {} : { observer }),
         logger: log,
       });
       this.#conversations.set(guildId, conversation);
@@ -195,11 +199,6 @@ export class ConversationManager implements ConversationControl {
       // Transcribing costs tokens; only captions need the user's words.
       transcriptionModel: settings.captions.enabled ? undefined : null,
     };
-  }
-
-  #observerFor(guildId: string): { observer?: ConversationObserver } {
-    const observer = this.#options.observe?.(guildId);
-    return observer === undefined ? {} : { observer };
   }
 
   async #azureConfig(): Promise<AzureVoiceLiveConfig> {

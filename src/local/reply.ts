@@ -6,7 +6,7 @@
  * Text (a typed user message, or a pre-generated assistant message spoken verbatim) becomes a tone
  * whose length follows the text.
  */
-import { convertSampleRate } from "./rate-convert.ts";
+import { convertSampleRate } from "../audio/rate-convert.ts";
 
 export type ReplyMode = "echo" | "tone";
 

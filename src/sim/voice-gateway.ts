@@ -4,7 +4,7 @@ import type { Server } from "node:https";
 import { performance } from "node:perf_hooks";
 import { type RawData, WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "../log.ts";
-import { ENCRYPTION_MODE, RtpOpener, type RtpSenderState, RtpSealer, SECRET_KEY_BYTES } from "./rtp.ts";
+import { ENCRYPTION_MODE, RtpOpener, RtpSealer, type RtpSenderState, SECRET_KEY_BYTES } from "./rtp.ts";
 
 /*
  * The WebSocket half of the loopback voice server: voice gateway v8 as @discordjs/voice 0.19
@@ -91,7 +91,7 @@ export interface OpLogEntry {
 }
 
 export interface VoiceGatewayHost {
-  readonly udpPort: number;
+  udpPort(): number;
   guild(guildId: string): GatewayGuild | undefined;
   allocateSsrc(): number;
   sessionStarted(session: VoiceSession): void;
@@ -260,7 +260,7 @@ export class VoiceGateway {
     this.sendNumbered(session, OP.Ready, {
       ssrc: session.ssrc,
       ip: "127.0.0.1",
-      port: this.host.udpPort,
+      port: this.host.udpPort(),
       modes: [ENCRYPTION_MODE],
     });
   }
@@ -278,7 +278,10 @@ export class VoiceGateway {
       return;
     }
     if (mode !== ENCRYPTION_MODE) {
-      this.logger.warn({ guildId: session.guild.guildId, mode }, "client chose an encryption mode not offered");
+      this.logger.warn(
+        { guildId: session.guild.guildId, mode },
+        "client chose an encryption mode not offered",
+      );
       ws.close(CLOSE.UnknownEncryptionMode);
       return;
     }
@@ -317,7 +320,10 @@ export class VoiceGateway {
     const guild = typeof d.server_id === "string" ? this.host.guild(d.server_id) : undefined;
     const session = guild?.session;
     const valid =
-      session !== undefined && session.sessionId === d.session_id && session.token === d.token && session.described;
+      session !== undefined &&
+      session.sessionId === d.session_id &&
+      session.token === d.token &&
+      session.described;
     if (!valid || this.resumesToReject > 0) {
       if (valid) this.resumesToReject--;
       this.logger.info({ guildId: guild?.guildId }, "refused a voice Resume");

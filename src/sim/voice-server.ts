@@ -1,11 +1,9 @@
 import { randomBytes, randomInt } from "node:crypto";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import type { IncomingMessage } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { DiscordGatewayAdapterCreator } from "@discordjs/voice";
-import { type RawData, WebSocket, WebSocketServer } from "ws";
 import { OpusFrameEncoder } from "../audio/opus.ts";
 import { type Logger, log } from "../log.ts";
 import { paceFrames } from "./frame-pacer.ts";
@@ -16,57 +14,37 @@ import {
 } from "./gateway-adapter.ts";
 import {
   discoveryResponse,
-  ENCRYPTION_MODE,
   isSilenceFrame,
   KEEPALIVE_BYTES,
+  type OpenedPacket,
   parseDiscoveryRequest,
-  RtpOpener,
-  RtpSealer,
-  type RtpSenderState,
-  SECRET_KEY_BYTES,
   SILENCE_FRAME,
 } from "./rtp.ts";
 import { loopbackTlsIdentity, type TlsIdentity } from "./tls.ts";
+import {
+  type BotSpeakingEvent,
+  type GatewayGuild,
+  type OpLogEntry,
+  type SimUser,
+  VoiceGateway,
+  type VoiceSession,
+} from "./voice-gateway.ts";
+
+export type { BotSpeakingEvent, OpLogEntry } from "./voice-gateway.ts";
 
 /*
- * A loopback Discord voice server (voice gateway v8 over TLS WebSocket, plus UDP) that the real
- * @discordjs/voice client can join, speak to and hear. Transport encryption is
- * aead_aes256_gcm_rtpsize; DAVE is declined by answering dave_protocol_version 0. Sessions are
- * keyed by guild, so one server carries many guilds at once. The protocol notes this follows are in
- * the project's discord-voice-loopback spec; comments here say only why a choice was made.
+ * A loopback Discord voice server that the real @discordjs/voice client can join, speak to and
+ * hear: the voice gateway (voice-gateway.ts) on a TLS WebSocket, plus UDP with
+ * aead_aes256_gcm_rtpsize (rtp.ts). Sessions are keyed by guild, so one server carries many guilds
+ * at once; the bot's datagrams are demultiplexed by SSRC.
  */
 
-const OP = {
-  Identify: 0,
-  SelectProtocol: 1,
-  Ready: 2,
-  Heartbeat: 3,
-  SessionDescription: 4,
-  Speaking: 5,
-  HeartbeatAck: 6,
-  Resume: 7,
-  Hello: 8,
-  Resumed: 9,
-  ClientsConnect: 11,
-  ClientDisconnect: 13,
-} as const;
-
-const CLOSE = {
-  DecodeError: 4002,
-  NotAuthenticated: 4003,
-  AuthenticationFailed: 4004,
-  AlreadyAuthenticated: 4005,
-  SessionNoLongerValid: 4006,
-  UnknownEncryptionMode: 4016,
-} as const;
-
 const DISCORD_HEARTBEAT_INTERVAL_MS = 41_250;
-const MAX_UNACKED_MESSAGES = 1_000;
-const MAX_WS_PAYLOAD_BYTES = 64 * 1024;
 /** Close codes `ws` lets a server send; 1006 can only be produced by dropping the socket. */
 const SENDABLE_LOW_CLOSE_CODES = new Set([
   1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014,
 ]);
+const MIN_RTP_BYTES = 12;
 
 export interface LoopbackVoiceServerOptions {
   /** Sent in Hello; Discord's documented example is 41250 ms, tests use a few hundred. */
@@ -92,23 +70,6 @@ export interface BotPacket {
   readonly receivedAt: number;
 }
 
-/** An op 5 the bot sent. */
-export interface BotSpeakingEvent {
-  readonly guildId: string;
-  readonly speaking: number;
-  readonly ssrc: number;
-  readonly receivedAt: number;
-}
-
-export interface OpLogEntry {
-  readonly direction: "in" | "out";
-  readonly guildId: string | undefined;
-  readonly op: number;
-  readonly seq: number | undefined;
-  readonly d: unknown;
-  readonly at: number;
-}
-
 /** What a simulated user says: ready Opus packets, or 20 ms 48 kHz stereo PCM frames to encode first. */
 export type Speech = { readonly opus: readonly Uint8Array[] } | { readonly pcm: readonly Int16Array[] };
 
@@ -121,18 +82,13 @@ export interface SpeakOptions {
 /** A WebSocket close code the server sends, or "terminate" to drop the socket (the client sees 1006). */
 export type CloseAction = number | "terminate";
 
-interface SimUser extends RtpSenderState {
-  readonly userId: string;
-}
-
 interface Waiter {
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
 }
 
-interface GuildState {
-  readonly guildId: string;
+interface GuildState extends GatewayGuild {
   readonly users: Map<string, SimUser>;
   readonly botAudio: BotPacket[];
   readonly gatewayRequests: GatewayVoiceStateRequest[];
@@ -140,66 +96,60 @@ interface GuildState {
   adapter: LoopbackAdapter | undefined;
   adapterAvailable: boolean;
   token: string | undefined;
-  session: VoiceSession | undefined;
 }
 
-interface VoiceSession {
+/** A live session by its bot SSRC, with the guild it records into. */
+interface SsrcRoute {
+  readonly session: VoiceSession;
   readonly guild: GuildState;
-  readonly sessionId: string;
-  readonly token: string;
-  readonly ssrc: number;
-  readonly sealer: RtpSealer;
-  readonly opener: RtpOpener;
-  readonly key: Buffer;
-  ws: WebSocket | undefined;
-  seq: number;
-  /** Numbered messages not yet acknowledged by a heartbeat, replayed on resume. */
-  unacked: { readonly seq: number; readonly text: string }[];
-  remote: { readonly address: string; readonly port: number } | undefined;
-  described: boolean;
 }
-
-/** Per-WebSocket view: which session (if any) this socket speaks for. */
-interface SocketContext {
-  session: VoiceSession | undefined;
-}
-
-type Payload = Record<string, unknown>;
 
 export class LoopbackVoiceServer {
   private readonly https: Server;
-  private readonly wss: WebSocketServer;
+  private readonly gateway: VoiceGateway;
   private readonly udp: Socket;
   private readonly logger: Logger;
-  private readonly heartbeatIntervalMs: number;
   private readonly recordBotAudio: boolean;
-  private readonly opLogLimit: number;
   private readonly guilds = new Map<string, GuildState>();
   /** Demultiplexes the bot's datagrams: its SSRC names its session. */
-  private readonly sessionsBySsrc = new Map<number, VoiceSession>();
+  private readonly routes = new Map<number, SsrcRoute>();
   private readonly botAudioListeners = new Set<(packet: BotPacket) => void>();
   private readonly botSpeakingListeners = new Set<(event: BotSpeakingEvent) => void>();
   private readonly pacers = new Set<AbortController>();
-  private readonly log: OpLogEntry[] = [];
   private nextSsrc = 1000 + randomInt(1000);
-  private ackHeartbeats = true;
-  private resumesToReject = 0;
   private closed = false;
 
   private constructor(options: LoopbackVoiceServerOptions) {
     const identity = options.tls ?? loopbackTlsIdentity();
     this.logger = options.logger ?? log.child({ component: "loopback-voice" });
-    this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? DISCORD_HEARTBEAT_INTERVAL_MS;
     this.recordBotAudio = options.recordBotAudio ?? true;
-    this.opLogLimit = options.opLogLimit ?? 10_000;
     this.https = createServer({ cert: identity.cert, key: identity.key });
     this.https.on("tlsClientError", (error) => this.logger.warn({ err: error }, "TLS handshake failed"));
-    this.wss = new WebSocketServer({ server: this.https, maxPayload: MAX_WS_PAYLOAD_BYTES });
-    this.wss.on("connection", (ws, request) => this.onConnection(ws, request));
-    this.wss.on("error", (error) => this.logger.error({ err: error }, "voice WebSocket server error"));
     this.udp = createSocket("udp4");
     this.udp.on("message", (message, remote) => this.onDatagram(message, remote));
     this.udp.on("error", (error) => this.logger.error({ err: error }, "voice UDP socket error"));
+    this.gateway = new VoiceGateway(
+      this.https,
+      {
+        udpPort: () => this.udp.address().port,
+        guild: (guildId) => this.guilds.get(guildId),
+        allocateSsrc: () => this.nextSsrc++,
+        sessionStarted: (session) => {
+          const guild = this.guilds.get(session.guild.guildId);
+          if (guild !== undefined) this.routes.set(session.ssrc, { session, guild });
+        },
+        sessionEnded: (session) => this.routes.delete(session.ssrc),
+        sessionDescribed: (session) => this.releaseWaiters(session.guild.guildId),
+        botSpeaking: (event) => {
+          for (const listener of this.botSpeakingListeners) this.notify(listener, event);
+        },
+      },
+      {
+        heartbeatIntervalMs: options.heartbeatIntervalMs ?? DISCORD_HEARTBEAT_INTERVAL_MS,
+        opLogLimit: options.opLogLimit ?? 10_000,
+        logger: this.logger,
+      },
+    );
   }
 
   /** Listens on 127.0.0.1 with ports chosen by the OS. */
@@ -223,7 +173,7 @@ export class LoopbackVoiceServer {
 
   /** Every JSON op in both directions, oldest first. */
   get opLog(): readonly OpLogEntry[] {
-    return this.log;
+    return this.gateway.opLog;
   }
 
   /** The `adapterCreator` to pass to joinVoiceChannel for this guild, acting as the bot `userId`. */
@@ -286,7 +236,7 @@ export class LoopbackVoiceServer {
       nonce: 0,
     };
     guild.users.set(userId, user);
-    if (guild.session?.described) this.announceUsers(guild.session, [user]);
+    if (guild.session?.described) this.gateway.announceUsers(guild.session, [user]);
     return { ssrc: user.ssrc };
   }
 
@@ -294,8 +244,7 @@ export class LoopbackVoiceServer {
   removeUser(guildId: string, userId: string): void {
     const guild = this.guild(guildId);
     if (!guild.users.delete(userId)) return;
-    if (guild.session !== undefined)
-      this.sendNumbered(guild.session, OP.ClientDisconnect, { user_id: userId });
+    if (guild.session !== undefined) this.gateway.announceUserLeft(guild.session, userId);
   }
 
   /**
@@ -399,12 +348,12 @@ export class LoopbackVoiceServer {
 
   /** false stops heartbeat ACKs; the client gives up after three misses and resumes. */
   setHeartbeatAck(enabled: boolean): void {
-    this.ackHeartbeats = enabled;
+    this.gateway.ackHeartbeats = enabled;
   }
 
   /** The next Resume (op 7) is refused with 4006, forcing the client to identify anew. */
   rejectNextResume(): void {
-    this.resumesToReject++;
+    this.gateway.rejectNextResume();
   }
 
   async close(): Promise<void> {
@@ -418,8 +367,7 @@ export class LoopbackVoiceServer {
       }
       guild.waiters.clear();
     }
-    for (const client of this.wss.clients) client.terminate();
-    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    await this.gateway.close();
     this.https.closeAllConnections();
     await new Promise<void>((resolve) => this.https.close(() => resolve()));
     await new Promise<void>((resolve) => this.udp.close(() => resolve()));
@@ -444,230 +392,14 @@ export class LoopbackVoiceServer {
     return guild;
   }
 
-  private onConnection(ws: WebSocket, request: IncomingMessage): void {
-    const context: SocketContext = { session: undefined };
-    if (request.url !== "/?v=8")
-      this.logger.warn({ url: request.url }, "voice client asked for another gateway version");
-    ws.on("error", (error) => this.logger.warn({ err: error }, "voice WebSocket error"));
-    ws.on("message", (data, isBinary) => this.onMessage(ws, context, data, isBinary));
-    ws.on("close", (code) => {
-      const session = context.session;
-      if (session?.ws === ws) session.ws = undefined;
-      this.logger.debug({ guildId: session?.guild.guildId, code }, "voice WebSocket closed");
-    });
-    this.sendRaw(ws, undefined, OP.Hello, { v: 8, heartbeat_interval: this.heartbeatIntervalMs });
-  }
-
-  private onMessage(ws: WebSocket, context: SocketContext, data: RawData, isBinary: boolean): void {
-    const guildId = context.session?.guild.guildId;
-    if (isBinary) {
-      // Binary frames are DAVE (MLS) messages; this server negotiated DAVE off.
-      this.logger.warn({ guildId }, "ignored a binary voice gateway message");
-      return;
-    }
-    let packet: unknown;
-    try {
-      packet = JSON.parse(data.toString());
-    } catch {
-      this.logger.warn({ guildId }, "ignored a voice gateway message that is not JSON");
-      return;
-    }
-    if (!isPayload(packet) || typeof packet.op !== "number") {
-      this.logger.warn({ guildId }, "ignored a voice gateway message without an op");
-      return;
-    }
-    const d = isPayload(packet.d) ? packet.d : {};
-    // Identify and Resume name their guild before a session is bound to the socket.
-    const named = typeof d.server_id === "string" ? d.server_id : undefined;
-    this.record("in", guildId ?? named, packet.op, packet.d, undefined);
-    switch (packet.op) {
-      case OP.Identify:
-        this.onIdentify(ws, context, d);
-        return;
-      case OP.SelectProtocol:
-        this.onSelectProtocol(ws, context, d);
-        return;
-      case OP.Heartbeat:
-        this.onHeartbeat(ws, context, d);
-        return;
-      case OP.Speaking:
-        this.onBotSpeakingOp(context, d);
-        return;
-      case OP.Resume:
-        this.onResume(ws, context, d);
-        return;
-      default:
-        this.logger.debug({ guildId, op: packet.op }, "ignored a voice gateway op");
-    }
-  }
-
-  private onIdentify(ws: WebSocket, context: SocketContext, d: Payload): void {
-    const { server_id: guildId, session_id: sessionId, token, user_id: userId } = d;
-    if (typeof guildId !== "string" || typeof sessionId !== "string" || typeof token !== "string") {
-      this.logger.warn("Identify without server_id, session_id or token");
-      ws.close(CLOSE.DecodeError);
-      return;
-    }
-    if (context.session !== undefined) {
-      ws.close(CLOSE.AlreadyAuthenticated);
-      return;
-    }
+  private releaseWaiters(guildId: string): void {
     const guild = this.guilds.get(guildId);
-    if (guild?.token === undefined || guild.token !== token) {
-      this.logger.warn({ guildId, userId }, "Identify with a token this server did not issue");
-      ws.close(CLOSE.AuthenticationFailed);
-      return;
-    }
-    this.endSession(guild);
-    const key = randomBytes(SECRET_KEY_BYTES);
-    const session: VoiceSession = {
-      guild,
-      sessionId,
-      token,
-      ssrc: this.nextSsrc++,
-      key,
-      sealer: new RtpSealer(key),
-      opener: new RtpOpener(key),
-      ws,
-      seq: 0,
-      unacked: [],
-      remote: undefined,
-      described: false,
-    };
-    guild.session = session;
-    context.session = session;
-    this.sessionsBySsrc.set(session.ssrc, session);
-    const { port } = this.udp.address();
-    this.sendNumbered(session, OP.Ready, {
-      ssrc: session.ssrc,
-      ip: "127.0.0.1",
-      port,
-      modes: [ENCRYPTION_MODE],
-    });
-  }
-
-  private onSelectProtocol(ws: WebSocket, context: SocketContext, d: Payload): void {
-    const session = context.session;
-    if (session === undefined) {
-      ws.close(CLOSE.NotAuthenticated);
-      return;
-    }
-    const data = isPayload(d.data) ? d.data : {};
-    const { address, port, mode } = data;
-    if (typeof address !== "string" || typeof port !== "number") {
-      this.logger.warn({ guildId: session.guild.guildId }, "Select Protocol without address and port");
-      ws.close(CLOSE.DecodeError);
-      return;
-    }
-    if (mode !== ENCRYPTION_MODE) {
-      this.logger.warn(
-        { guildId: session.guild.guildId, mode },
-        "client chose an encryption mode not offered",
-      );
-      ws.close(CLOSE.UnknownEncryptionMode);
-      return;
-    }
-    session.remote = { address, port };
-    this.sendNumbered(session, OP.SessionDescription, {
-      mode: ENCRYPTION_MODE,
-      secret_key: [...session.key],
-      dave_protocol_version: 0,
-    });
-    session.described = true;
-    this.announceUsers(session, [...session.guild.users.values()]);
-    for (const waiter of session.guild.waiters) {
+    if (guild === undefined) return;
+    for (const waiter of guild.waiters) {
       clearTimeout(waiter.timer);
       waiter.resolve();
     }
-    session.guild.waiters.clear();
-  }
-
-  private onHeartbeat(ws: WebSocket, context: SocketContext, d: Payload): void {
-    const session = context.session;
-    if (session !== undefined && typeof d.seq_ack === "number") {
-      const acked = d.seq_ack;
-      session.unacked = session.unacked.filter((message) => message.seq > acked);
-    }
-    if (this.ackHeartbeats) this.sendRaw(ws, session?.guild.guildId, OP.HeartbeatAck, { t: d.t });
-  }
-
-  private onBotSpeakingOp(context: SocketContext, d: Payload): void {
-    const session = context.session;
-    if (session === undefined || typeof d.speaking !== "number") return;
-    const event: BotSpeakingEvent = {
-      guildId: session.guild.guildId,
-      speaking: d.speaking,
-      ssrc: typeof d.ssrc === "number" ? d.ssrc : session.ssrc,
-      receivedAt: performance.now(),
-    };
-    for (const listener of this.botSpeakingListeners) this.notify(listener, event);
-  }
-
-  private onResume(ws: WebSocket, context: SocketContext, d: Payload): void {
-    const guild = typeof d.server_id === "string" ? this.guilds.get(d.server_id) : undefined;
-    const session = guild?.session;
-    const valid =
-      session !== undefined &&
-      session.sessionId === d.session_id &&
-      session.token === d.token &&
-      session.described;
-    if (!valid || this.resumesToReject > 0) {
-      if (valid) this.resumesToReject--;
-      this.logger.info({ guildId: guild?.guildId }, "refused a voice Resume");
-      if (guild !== undefined) this.endSession(guild);
-      ws.close(CLOSE.SessionNoLongerValid);
-      return;
-    }
-    if (session.ws !== undefined && session.ws !== ws) session.ws.terminate();
-    session.ws = ws;
-    context.session = session;
-    const seqAck = typeof d.seq_ack === "number" ? d.seq_ack : -1;
-    for (const message of session.unacked) {
-      if (message.seq > seqAck) ws.send(message.text);
-    }
-    this.sendNumbered(session, OP.Resumed, null);
-  }
-
-  private endSession(guild: GuildState): void {
-    const session = guild.session;
-    if (session === undefined) return;
-    guild.session = undefined;
-    this.sessionsBySsrc.delete(session.ssrc);
-  }
-
-  private announceUsers(session: VoiceSession, users: readonly SimUser[]): void {
-    if (users.length === 0) return;
-    this.sendNumbered(session, OP.ClientsConnect, { user_ids: users.map((user) => user.userId) });
-    for (const user of users) {
-      this.sendNumbered(session, OP.Speaking, { user_id: user.userId, ssrc: user.ssrc, speaking: 1 });
-    }
-  }
-
-  /** Numbered (v8 buffered resume): kept until a heartbeat acknowledges it, sent if a socket is open. */
-  private sendNumbered(session: VoiceSession, op: number, d: unknown): void {
-    const seq = ++session.seq;
-    const text = JSON.stringify({ op, d, seq });
-    session.unacked.push({ seq, text });
-    if (session.unacked.length > MAX_UNACKED_MESSAGES) session.unacked.shift();
-    this.record("out", session.guild.guildId, op, d, seq);
-    if (session.ws?.readyState === WebSocket.OPEN) session.ws.send(text);
-  }
-
-  /** Hello and heartbeat ACKs carry no sequence number. */
-  private sendRaw(ws: WebSocket, guildId: string | undefined, op: number, d: unknown): void {
-    this.record("out", guildId, op, d, undefined);
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ op, d }));
-  }
-
-  private record(
-    direction: "in" | "out",
-    guildId: string | undefined,
-    op: number,
-    d: unknown,
-    seq: number | undefined,
-  ) {
-    if (this.log.length >= this.opLogLimit) this.log.splice(0, this.log.length >> 1);
-    this.log.push({ direction, guildId, op, seq, d, at: performance.now() });
+    guild.waiters.clear();
   }
 
   private sendUserFrame(guild: GuildState, user: SimUser, opus: Uint8Array): boolean {
@@ -680,7 +412,7 @@ export class LoopbackVoiceServer {
   private onDatagram(message: Buffer, remote: RemoteInfo): void {
     const discoverySsrc = parseDiscoveryRequest(message);
     if (discoverySsrc !== undefined) {
-      if (!this.sessionsBySsrc.has(discoverySsrc)) {
+      if (!this.routes.has(discoverySsrc)) {
         this.logger.warn({ ssrc: discoverySsrc }, "IP discovery for an unknown SSRC");
         return;
       }
@@ -692,27 +424,25 @@ export class LoopbackVoiceServer {
       return;
     }
     if (message.length === KEEPALIVE_BYTES) return;
-    if (message.length < 12) {
+    if (message.length < MIN_RTP_BYTES) {
       this.logger.warn({ bytes: message.length, from: remote.port }, "ignored a runt voice datagram");
       return;
     }
-    const session = this.sessionsBySsrc.get(message.readUInt32BE(8));
-    if (session === undefined) {
+    const route = this.routes.get(message.readUInt32BE(8));
+    if (route === undefined) {
       this.logger.debug({ ssrc: message.readUInt32BE(8) }, "ignored a voice datagram for an unknown SSRC");
       return;
     }
-    let opened: ReturnType<RtpOpener["open"]>;
+    const { session, guild } = route;
+    let opened: OpenedPacket;
     try {
       opened = session.opener.open(message);
     } catch (error) {
-      this.logger.warn(
-        { guildId: session.guild.guildId, err: error },
-        "ignored an undecryptable voice packet",
-      );
+      this.logger.warn({ guildId: guild.guildId, err: error }, "ignored an undecryptable voice packet");
       return;
     }
     const packet: BotPacket = {
-      guildId: session.guild.guildId,
+      guildId: guild.guildId,
       opus: opened.opus,
       sequence: opened.sequence,
       rtpTimestamp: opened.timestamp,
@@ -721,7 +451,7 @@ export class LoopbackVoiceServer {
       isSilence: isSilenceFrame(opened.opus),
       receivedAt: performance.now(),
     };
-    if (this.recordBotAudio) session.guild.botAudio.push(packet);
+    if (this.recordBotAudio) guild.botAudio.push(packet);
     for (const listener of this.botAudioListeners) this.notify(listener, packet);
   }
 
@@ -733,10 +463,6 @@ export class LoopbackVoiceServer {
       this.logger.error({ err: error }, "loopback voice server listener threw");
     }
   }
-}
-
-function isPayload(value: unknown): value is Payload {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function encodePcmFrames(pcm: readonly Int16Array[]): Buffer[] {

@@ -9,6 +9,7 @@ import {
   VoiceConnectionDisconnectReason,
   type VoiceConnectionState,
   VoiceConnectionStatus,
+  type VoiceReceiver,
 } from "@discordjs/voice";
 import { type Logger, log } from "../log.ts";
 
@@ -16,6 +17,8 @@ import { type Logger, log } from "../log.ts";
 const CLOSE_DISCONNECTED = 4014;
 /** Discord: "E2EE/DAVE protocol required". */
 const CLOSE_DAVE_REQUIRED = 4017;
+/** The fixed RTP header: the smallest datagram that names an SSRC. */
+const RTP_HEADER_BYTES = 12;
 
 export const DAVE_REQUIRED_MESSAGE =
   "Discord closed the voice connection with 4017: end-to-end encryption (DAVE) is required in voice channels. " +
@@ -109,6 +112,7 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
       selfDeaf: false,
       selfMute: false,
     });
+    ignoreRuntDatagrams(this.connection.receiver);
     this.connection.on("error", (error) => this.logger.warn({ err: error }, "voice connection error"));
     this.connection.on("stateChange", (oldState, newState) => this.onStateChange(oldState, newState));
     this.armReadyTimer();
@@ -296,6 +300,20 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
     if (end.kind !== "left") this.logger.warn({ kind: end.kind, closeCode: end.closeCode }, end.message);
     if (this.connection.state.status !== VoiceConnectionStatus.Destroyed) this.connection.destroy();
   }
+}
+
+/**
+ * @discordjs/voice 0.19 reads the SSRC at bytes 8-11 of every datagram longer than 8 bytes, outside
+ * its try/catch, so a 9-11 byte datagram (anyone can send one to the bot's UDP port) throws out of
+ * the socket's message handler as an uncaught exception. The receiver's handler is a bound instance
+ * property the library reads each time it binds a new UDP socket, so wrapping it here, before the
+ * first socket exists, covers every reconnect.
+ */
+function ignoreRuntDatagrams(receiver: VoiceReceiver): void {
+  const onUdpMessage = receiver.onUdpMessage;
+  receiver.onUdpMessage = (message: Buffer): void => {
+    if (message.length >= RTP_HEADER_BYTES) onUdpMessage(message);
+  };
 }
 
 function isMovedOrKicked(state: VoiceConnectionDisconnectedState): boolean {

@@ -11,6 +11,10 @@ import {
 import { type Logger, log } from "../log.ts";
 import { TaggedFrameQueue } from "./frame-queue.ts";
 
+/** Discord's Opus silence frame: a burst ends with a few, so the receiver's decoder fades out cleanly. */
+const SILENCE_FRAME = Buffer.from([0xf8, 0xff, 0xfe]);
+const SILENCE_PADDING_FRAMES = 5;
+
 /** Told for every frame the player took, in order; `frameIndex` counts from 0 within its tag. */
 export type FrameSentListener<T> = (tag: T | undefined, frameIndex: number) => void;
 
@@ -56,11 +60,18 @@ class PullSource extends Readable {
  *   is lost only if the connection drops in between);
  * - uneven arrival is absorbed by the queue; a mid-burst underrun sends silence and re-buffers
  *   `minBufferFrames` before continuing (no frame/silence stutter); after `maxUnderrunFrames` empty
- *   pulls, or once a complete burst drains, the source ends and the library pads with silence
- *   frames and goes idle (op 5 speaking 0);
- * - flush() empties the queue and ends the source instead of force-stopping the player: the one
+ *   pulls, or once a complete burst drains, the burst ends: five silence frames, then the player
+ *   goes idle (op 5 speaking 0);
+ * - flush() empties the queue and ends the burst instead of force-stopping the player: the one
  *   already prepared frame still leaves (and was counted), then only silence. A forced stop would
  *   leave that frame prepared on the connection, to be sent at the start of the next burst.
+ * - the padding comes from our source, and the stop is issued from inside our own pull. The
+ *   library would otherwise end the resource itself, in its audio cycle's
+ *   `audioPlayers.filter(checkPlayable)`, where going idle splices the player out of the array
+ *   being filtered: the next guild's player then misses that 20 ms cycle and its audio goes out
+ *   20 ms late for the rest of its burst (measured: bench "capacity", one late frame for another
+ *   guild at every burst end). Stopping outside the filter leaves the same wire traffic: real
+ *   frames, five silence frames, and one silence frame left prepared for the next burst.
  */
 export class OpusQueuePlayer<T = unknown> {
   private readonly player: AudioPlayer;
@@ -71,6 +82,8 @@ export class OpusQueuePlayer<T = unknown> {
   private readonly listeners: FrameSentListener<T>[] = [];
   private subscription: PlayerSubscription | undefined;
   private source: PullSource | undefined;
+  /** Silence frames still to send before the ended burst's source stops (0 while playing). */
+  private paddingLeft = 0;
   private complete = false;
   private buffering = true;
   private underrunFrames = 0;
@@ -146,9 +159,9 @@ export class OpusQueuePlayer<T = unknown> {
     return this.queue.length;
   }
 
-  /** A burst is under way (including mid-burst underruns); false while idle or waiting to buffer. */
+  /** A burst is under way (including mid-burst underruns); false while idle, buffering or padding. */
   get playing(): boolean {
-    return this.source !== undefined;
+    return this.source !== undefined && this.paddingLeft === 0;
   }
 
   /** Frames the player has taken for the connection since creation. */
@@ -164,20 +177,22 @@ export class OpusQueuePlayer<T = unknown> {
   destroy(): void {
     this.flush();
     this.listeners.length = 0;
-    this.player.stop(true);
+    this.stopSource();
     this.subscription?.unsubscribe();
     this.subscription = undefined;
   }
 
   private startIfBuffered(): void {
-    if (this.source !== undefined || this.queue.length === 0) return;
+    if (this.playing || this.queue.length === 0) return;
     if (this.queue.length < this.minBufferFrames && !this.complete) return;
     const source = new PullSource(this.pull);
     const resource = createAudioResource(source, { inputType: StreamType.Opus });
     // The resource counts as started on its stream's first "readable"; a pull source has no buffer
     // to signal it, so say it here and play() goes straight to Playing.
     source.emit("readable");
+    // Replacing a resource that is still padding: the library destroys the old source itself.
     this.source = source;
+    this.paddingLeft = 0;
     this.buffering = false;
     this.underrunFrames = 0;
     this.player.play(resource);
@@ -194,17 +209,29 @@ export class OpusQueuePlayer<T = unknown> {
     }
   }
 
+  /** Ends the burst: the next pulls send the silence padding, then the source stops. */
   private endSource(): void {
-    const source = this.source;
-    if (source === undefined) return;
-    this.source = undefined;
+    if (!this.playing) return;
+    this.paddingLeft = SILENCE_PADDING_FRAMES;
     this.buffering = true;
     this.underrunFrames = 0;
-    source.destroy();
+  }
+
+  /** Stops the player and drops the source; called from a pull or outside the audio cycle only. */
+  private stopSource(): void {
+    const source = this.source;
+    this.source = undefined;
+    this.paddingLeft = 0;
+    this.player.stop(true);
+    source?.destroy();
   }
 
   /** Called by the AudioPlayer once per 20 ms cycle while a burst plays. */
   private readonly pull = (): Buffer | null => {
+    if (this.paddingLeft > 0) {
+      if (--this.paddingLeft === 0) this.stopSource();
+      return SILENCE_FRAME;
+    }
     const queue = this.queue;
     if (this.buffering && (queue.length >= this.minBufferFrames || (this.complete && queue.length > 0))) {
       this.buffering = false;

@@ -46,6 +46,8 @@ export interface VoiceLiveClientOptions {
   readonly maxPayloadBytes?: number;
   /** Ping period to find dead sockets (two periods without a pong end it); 0 disables. Default 30 s. */
   readonly pingIntervalMs?: number;
+  /** Told the type of every event sent (queued for the socket), for the simulator's report. */
+  readonly onClientEvent?: (type: ClientEventType) => void;
   readonly logger?: Logger;
 }
 
@@ -83,6 +85,7 @@ export class VoiceLiveClient extends TypedEmitter<VoiceLiveClientEvents> {
   readonly #configureTimeoutMs: number;
   readonly #maxPayloadBytes: number;
   readonly #pingIntervalMs: number;
+  readonly #onClientEvent: ((type: ClientEventType) => void) | undefined;
   #log: Logger;
 
   #state: ClientState = "idle";
@@ -112,6 +115,7 @@ export class VoiceLiveClient extends TypedEmitter<VoiceLiveClientEvents> {
     this.#configureTimeoutMs = options.configureTimeoutMs ?? 10_000;
     this.#maxPayloadBytes = options.maxPayloadBytes ?? 16 * 1024 * 1024;
     this.#pingIntervalMs = options.pingIntervalMs ?? 30_000;
+    this.#onClientEvent = options.onClientEvent;
     this.#log = options.logger ?? log.child({ component: "voicelive" });
     this.emitterLog = this.#log;
   }
@@ -282,6 +286,7 @@ export class VoiceLiveClient extends TypedEmitter<VoiceLiveClientEvents> {
     const queue = this.#queue;
     if (queue === undefined || this.#state !== "open") return false;
     queue.sendAudio(appendEventJson(audio), audio.byteLength / this.#inputBytesPerMs);
+    this.#onClientEvent?.("input_audio_buffer.append");
     return true;
   }
 
@@ -346,6 +351,7 @@ export class VoiceLiveClient extends TypedEmitter<VoiceLiveClientEvents> {
       this.#sentTypes.delete(this.#sentTypes.keys().next().value!);
     }
     queue.sendControl(JSON.stringify(event.event_id === undefined ? { ...event, event_id: eventId } : event));
+    this.#onClientEvent?.(event.type);
     return eventId;
   }
 

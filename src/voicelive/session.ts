@@ -6,6 +6,7 @@ import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts"
 import { VoiceLiveClient } from "./client.ts";
 import { type ConnectionProblem, classifyProblem, type Verdict } from "./failure.ts";
 import type {
+  ClientEventType,
   ConversationItem,
   ResponseAudioDeltaEvent,
   ResponseCreateParams,
@@ -86,6 +87,8 @@ export interface VoiceLiveSessionOptions {
   /** Consecutive failed attempts before giving up. Default 10. */
   readonly maxAttempts?: number;
   readonly random?: () => number;
+  /** Passed to every connection: told the type of each client event sent. */
+  readonly onClientEvent?: (type: ClientEventType) => void;
   /** Sleeps for backoff (tests inject a fast one). */
   readonly clock?: LimiterClock;
   readonly logger?: Logger;
@@ -298,7 +301,8 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
     if (client === undefined || this.#state !== "ready" || this.#clientConfig === undefined) {
       return { outcome: "deferred" };
     }
-    const change = diffSessionConfig(this.#clientConfig, config, { audioProduced: client.audioProduced });
+    const accepted = this.#clientConfig;
+    const change = diffSessionConfig(accepted, config, { audioProduced: client.audioProduced });
     if (change.apply === "none") return { outcome: "unchanged" };
     if (change.apply === "restart") {
       const reason = change.restartReason ?? "configuration change";
@@ -313,9 +317,18 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
       if (this.#client === client) this.#clientConfig = config;
       return { outcome: "applied" };
     }
-    // Keep a configuration the service accepts for the next reconnect.
-    this.#config = this.#clientConfig;
-    return { outcome: "rejected", message: classifyProblem(result.problem).message };
+    switch (result.problem.kind) {
+      case "rejected":
+        // Keep a configuration the service accepts for the next reconnect.
+        if (this.#config === config) this.#config = accepted;
+        return { outcome: "rejected", message: classifyProblem(result.problem).message };
+      case "timeout":
+        // Unanswered, not refused: the next connection applies it in full.
+        return { outcome: "rejected", message: classifyProblem(result.problem).message };
+      default:
+        // The socket went while the update was in flight; the reconnect applies `config` in full.
+        return { outcome: "deferred" };
+    }
   }
 
   /**
@@ -386,6 +399,7 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
       ...(options.configureTimeoutMs === undefined ? {} : { configureTimeoutMs: options.configureTimeoutMs }),
       ...(options.pingIntervalMs === undefined ? {} : { pingIntervalMs: options.pingIntervalMs }),
       ...(options.maxPayloadBytes === undefined ? {} : { maxPayloadBytes: options.maxPayloadBytes }),
+      ...(options.onClientEvent === undefined ? {} : { onClientEvent: options.onClientEvent }),
     });
   }
 

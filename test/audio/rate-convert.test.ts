@@ -1,6 +1,6 @@
 /** Whole-signal rate conversion: faithful in the passband, no aliasing, aligned in time. */
 import { describe, expect, it } from "vitest";
-import { convertSampleRate } from "../../src/local/rate-convert.ts";
+import { convertSampleRate } from "../../src/audio/rate-convert.ts";
 
 function sine(hz: number, rate: number, seconds: number, amplitude = 10_000): Int16Array {
   const out = new Int16Array(rate * seconds);
@@ -21,6 +21,9 @@ describe("convertSampleRate", () => {
     [8_000, 24_000],
     [24_000, 16_000],
     [24_000, 8_000],
+    [44_100, 48_000],
+    [8_000, 48_000],
+    [22_050, 48_000],
   ])("%i Hz -> %i Hz keeps a 1 kHz tone in place and in level", (from, to) => {
     const out = convertSampleRate(sine(1000, from, 1), from, to);
     expect(out.length).toBe(to);

@@ -1,11 +1,12 @@
 /**
- * Whole-signal sample-rate conversion by any rational factor (8, 16, 24 kHz in any direction), for the
- * local server's replies: an utterance is converted once, off every hot path. Polyphase L/M with a
- * Kaiser low-pass from src/audio/fir.ts, designed like src/audio/resample.ts's filters (flat to 0.8
+ * Whole-signal sample-rate conversion by any rational factor (44.1 -> 48 kHz, 8 -> 24 kHz, ...), for
+ * audio converted once, off every hot path: the local server's replies, the simulator's input files.
+ * Polyphase L/M with a Kaiser low-pass from fir.ts, designed like resample.ts's filters (flat to 0.8
  * of the lower Nyquist rate, 70 dB from it up), its group delay removed so output aligns with input.
- * The streaming 48 kHz resamplers in src/audio cover only 48 <-> 24/16 kHz, not these pairs.
+ * The streaming resamplers in resample.ts cover only 48 <-> 24/16 kHz.
  */
-import { designKaiserLowpass, saturate16 } from "../audio/index.ts";
+import { designKaiserLowpass } from "./fir.ts";
+import { saturate16 } from "./pcm.ts";
 
 const tapsByPair = new Map<string, Float64Array>();
 

@@ -1,0 +1,664 @@
+import { randomBytes } from "node:crypto";
+import type { TokenCredential } from "@azure/identity";
+import { getVoiceConnection } from "@discordjs/voice";
+import { FRAME_MS, FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../audio/constants.ts";
+import { OpusFrameEncoder } from "../audio/opus.ts";
+import { isSilent } from "../audio/pcm.ts";
+import { convertSampleRate } from "../audio/rate-convert.ts";
+import type { WavAudio } from "../audio/wav.ts";
+import type { AzureVoiceLiveConfig, InputSampleRate } from "../config.ts";
+import type { BargeInInfo, ConversationObserver } from "../conversation/conversation.ts";
+import { LatencyRecorder } from "../conversation/latency.ts";
+import { ConversationManager } from "../conversation/manager.ts";
+import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../conversation/types.ts";
+import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
+import { type Logger, log } from "../log.ts";
+import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
+import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
+import { paceFrames } from "./frame-pacer.ts";
+import { trustLoopbackCertificate } from "./tls.ts";
+import { type BotPacket, LoopbackVoiceServer, type Speech } from "./voice-server.ts";
+
+/**
+ * The whole bot path in one process, without Discord: the loopback Discord voice server, the real
+ * @discordjs/voice client, a ConversationManager and a Voice Live backend (the local server, started
+ * here so its fault controls are at hand, or Azure). Guilds join through the loopback server,
+ * simulated users speak into them in real time, and everything the bot does is recorded per guild:
+ * the PCM appended, the frames handed to the player, the packets that reached the channel, barge-ins,
+ * turn events, responses, client events, errors, notices and captions. Used by `npm run simulate`, the
+ * conversation tests and the benchmarks (several guilds in one process).
+ */
+
+export type HarnessBackend =
+  | {
+      readonly kind: "local";
+      /** Reply audio streams this many times faster than real time (the local server's default 4). */
+      readonly speed?: number;
+      readonly chunkMs?: number;
+    }
+  | {
+      readonly kind: "azure";
+      readonly azure: AzureVoiceLiveConfig;
+      readonly credential?: TokenCredential;
+      readonly connectionsPerMinute?: number;
+    };
+
+export interface SimHarnessOptions {
+  /** Default: the local server. */
+  readonly backend?: HarnessBackend;
+  readonly inputRate?: InputSampleRate;
+  /** Keep every appended frame, handed-over frame and bot packet (default true; long benchmarks say false). */
+  readonly recordAudio?: boolean;
+  readonly idleTimeoutSeconds?: number;
+  readonly logger?: Logger;
+}
+
+export interface SimJoinOptions {
+  readonly guildId?: string;
+  readonly persona?: Persona;
+  /** Captions on, posted to a recording CaptionSink (`record.captions`). */
+  readonly captions?: boolean;
+  readonly listen?: ListenPolicy;
+}
+
+/** One append: exactly the audio given to Voice Live at once. */
+export interface AppendedFrame {
+  /** A copy of exactly what was appended (undefined when audio is not recorded). */
+  readonly pcm: Int16Array | undefined;
+  readonly speech: boolean;
+  readonly at: number;
+}
+
+/** A frame of bot speech handed to the player (observer.botFrameSent). */
+export interface HandedFrame {
+  readonly responseId: string;
+  readonly itemId: string;
+  readonly audioReceivedAt: number;
+  readonly at: number;
+}
+
+export interface BargeInRecord extends BargeInInfo {
+  /**
+   * Non-silent bot packets captured by the end of the event-loop turn that handled speech_started:
+   * packets the bot had sent before (even if the server read them in the same turn). Undefined for
+   * a moment after the barge-in.
+   */
+  capturedBefore: number | undefined;
+}
+
+export interface ClientEventRun {
+  readonly type: ClientEventType;
+  count: number;
+}
+
+export interface SimError {
+  readonly at: number;
+  readonly source: "voicelive" | "harness";
+  readonly code?: string;
+  readonly message: string;
+}
+
+export interface CaptionMessage {
+  readonly handle: string;
+  /** The text as posted, then after each edit. */
+  readonly texts: string[];
+}
+
+/** Everything recorded for one guild; performance.now() times. */
+export interface GuildRecord {
+  /** Each append, in order (one or two 20 ms frames each). */
+  readonly appended: AppendedFrame[];
+  /** Appends made (counted even when audio is not recorded). */
+  appends: number;
+  appendedMs: number;
+  /** Audio appended after the last append with speech in it: the silence tail. */
+  msAfterLastSpeech: number;
+  readonly handed: HandedFrame[];
+  readonly bargeIns: BargeInRecord[];
+  readonly speechStarted: number[];
+  readonly speechStopped: number[];
+  readonly responses: { readonly status: string; readonly at: number }[];
+  /** Client event types sent to Voice Live, consecutive repeats counted. */
+  readonly clientEvents: ClientEventRun[];
+  readonly truncations: { readonly itemId: string; readonly audioEndMs: number; readonly at: number }[];
+  readonly errors: SimError[];
+  /** Lines the conversation posted through notify. */
+  readonly notices: string[];
+  readonly captions: CaptionMessage[];
+  /** Non-silent packets the bot sent into the channel (counted even when packets are not recorded). */
+  nonSilentPackets: number;
+}
+
+/** One pass of a user's speech through the channel. */
+export interface SpeechRun {
+  /** performance.now() when each frame was sent (NaN for frames not sent: aborted). */
+  readonly sentAt: Float64Array;
+  readonly framesSent: number;
+  /** Frames that went nowhere because the guild had no ready voice session. */
+  readonly framesLost: number;
+}
+
+/** A bot frame handed to the player, paired with the packet that carried it into the channel. */
+export interface PlayedFrame extends HandedFrame {
+  /** Index in the guild's packet list (silence packets included). */
+  readonly packetIndex: number;
+  readonly capturedAt: number;
+}
+
+export interface BargeInFigures {
+  readonly at: number;
+  readonly itemId: string | undefined;
+  /** Non-silent packets of the cut response that left after speech_started was handled. */
+  readonly botFramesAfterSpeechStarted: number;
+  /** speech_started handled -> last of those packets captured; 0 when none. */
+  readonly reactionMs: number;
+  readonly truncateAudioEndMs: number | undefined;
+  readonly playedMsAtCut: number;
+  readonly receivedMsAtCut: number;
+  readonly responseCancelSent: boolean;
+  readonly framesFlushed: number;
+}
+
+const READY_TIMEOUT_MS = 5_000;
+const POLL_MS = 5;
+const DISCORD_EPOCH = 1_420_070_400_000n;
+const LOCAL_MODEL = "local-echo";
+const API_VERSION = "2025-10-01";
+const TOKEN_SCOPE = "https://ai.azure.com/.default";
+/** Loopback connections are free; Azure takes the configured rate. */
+const LOCAL_CONNECTIONS_PER_MINUTE = 10_000;
+const DEFAULT_IDLE_TIMEOUT_SECONDS = 600;
+
+let snowflakeSequence = 0;
+let harnessCount = 0;
+
+/** A Discord-shaped id (timestamp, process, sequence), distinct within the process. */
+export function snowflake(): string {
+  snowflakeSequence = (snowflakeSequence + 1) & 0xfff;
+  const time = BigInt(Date.now()) - DISCORD_EPOCH;
+  return ((time << 22n) | (BigInt(process.pid & 0x3ff) << 12n) | BigInt(snowflakeSequence)).toString();
+}
+
+/**
+ * Any PCM16 WAV as Discord audio: 48 kHz stereo 20 ms frames (mono is duplicated to both channels,
+ * other rates converted with the anti-aliased whole-signal resampler, the last frame padded with
+ * silence). Throws a RangeError naming the problem for more than two channels.
+ */
+export function discordFramesFromWav(wav: WavAudio): Int16Array[] {
+  const { channels, sampleRate, samples } = wav;
+  if (channels > 2) throw new RangeError(`has ${channels} channels; mono or stereo only`);
+  const perChannel: Int16Array[] = [];
+  for (let c = 0; c < channels; c++) {
+    const channel = new Int16Array(samples.length / channels);
+    for (let i = 0; i < channel.length; i++) channel[i] = samples[i * channels + c]!;
+    perChannel.push(convertSampleRate(channel, sampleRate, 48_000));
+  }
+  const left = perChannel[0]!;
+  const right = perChannel[channels - 1]!;
+  const frames: Int16Array[] = [];
+  for (let start = 0; start < left.length; start += FRAME_SAMPLES_48K) {
+    const frame = new Int16Array(FRAME_SAMPLES_48K_STEREO);
+    const end = Math.min(left.length, start + FRAME_SAMPLES_48K);
+    for (let i = start; i < end; i++) {
+      frame[2 * (i - start)] = left[i]!;
+      frame[2 * (i - start) + 1] = right[i]!;
+    }
+    frames.push(frame);
+  }
+  return frames;
+}
+
+/** Index of the last frame louder than silence (the end of the speech), or -1. */
+export function lastSpeechFrame(frames: readonly Int16Array[]): number {
+  for (let i = frames.length - 1; i >= 0; i--) if (!isSilent(frames[i]!)) return i;
+  return -1;
+}
+
+function emptyRecord(): GuildRecord {
+  return {
+    appended: [],
+    appends: 0,
+    appendedMs: 0,
+    msAfterLastSpeech: 0,
+    handed: [],
+    bargeIns: [],
+    speechStarted: [],
+    speechStopped: [],
+    responses: [],
+    clientEvents: [],
+    truncations: [],
+    errors: [],
+    notices: [],
+    captions: [],
+    nonSilentPackets: 0,
+  };
+}
+
+export class SimHarness {
+  readonly voice: LoopbackVoiceServer;
+  /** The local Voice Live server (undefined with Azure): its fault controls and client event logs. */
+  readonly local: LocalVoiceLiveServer | undefined;
+  readonly manager: ConversationManager;
+  readonly backend: Backend;
+  readonly inputRate: InputSampleRate;
+  /** The @discordjs/voice connection group of this harness's guilds. */
+  readonly voiceGroup: string;
+  readonly #recordAudio: boolean;
+  readonly #guilds = new Map<string, SimGuild>();
+  readonly #unsubscribe: () => void;
+  #closed = false;
+
+  private constructor(
+    voice: LoopbackVoiceServer,
+    local: LocalVoiceLiveServer | undefined,
+    azure: AzureVoiceLiveConfig,
+    options: SimHarnessOptions,
+  ) {
+    const backend = options.backend ?? { kind: "local" };
+    this.voice = voice;
+    this.local = local;
+    this.backend = backend.kind;
+    this.inputRate = options.inputRate ?? 24_000;
+    this.voiceGroup = `sim-${process.pid}-${++harnessCount}`;
+    this.#recordAudio = options.recordAudio ?? true;
+    this.manager = new ConversationManager({
+      config: {
+        azure,
+        voiceLive: {
+          inputSampleRate: this.inputRate,
+          connectionsPerMinute:
+            backend.kind === "azure" ? (backend.connectionsPerMinute ?? 30) : LOCAL_CONNECTIONS_PER_MINUTE,
+          sessionMaxMinutes: 55,
+        },
+        conversation: {
+          idleTimeoutSeconds: options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
+          emptyChannelGraceSeconds: 60,
+        },
+      },
+      logger: options.logger ?? log,
+      voiceGroup: this.voiceGroup,
+      observe: (guildId) => this.#guilds.get(guildId)?.observer,
+      ...(backend.kind === "azure" && backend.credential !== undefined
+        ? { credential: backend.credential }
+        : {}),
+    });
+    this.#unsubscribe = voice.onBotAudio((packet) =>
+      this.#guilds.get(packet.guildId)?.packetCaptured(packet),
+    );
+  }
+
+  /** Starts the loopback voice server and the backend (trusting the loopback certificate). */
+  static async start(options: SimHarnessOptions = {}): Promise<SimHarness> {
+    trustLoopbackCertificate();
+    const backend = options.backend ?? { kind: "local" };
+    const logger = options.logger ?? log;
+    const voice = await LoopbackVoiceServer.start({
+      recordBotAudio: options.recordAudio ?? true,
+      logger: logger.child({ component: "loopback-voice" }),
+    });
+    if (backend.kind === "azure") return new SimHarness(voice, undefined, backend.azure, options);
+    const apiKey = randomBytes(24).toString("base64url");
+    let local: LocalVoiceLiveServer;
+    try {
+      local = await startLocalVoiceLiveServer({
+        port: 0,
+        apiKey,
+        reply: "echo",
+        ...(backend.speed === undefined ? {} : { speed: backend.speed }),
+        ...(backend.chunkMs === undefined ? {} : { chunkMs: backend.chunkMs }),
+        logger,
+      });
+    } catch (error) {
+      await voice.close();
+      throw error;
+    }
+    const azure: AzureVoiceLiveConfig = {
+      endpoint: local.url,
+      apiKey,
+      model: LOCAL_MODEL,
+      apiVersion: API_VERSION,
+      agent: undefined,
+      tokenScope: TOKEN_SCOPE,
+    };
+    return new SimHarness(voice, local, azure, options);
+  }
+
+  get guilds(): readonly SimGuild[] {
+    return [...this.#guilds.values()];
+  }
+
+  /** Joins a new guild's voice channel (resolves once Discord voice and Voice Live are ready). */
+  async join(options: SimJoinOptions = {}): Promise<SimGuild> {
+    if (this.#closed) throw new Error("the harness is closed");
+    const guildId = options.guildId ?? snowflake();
+    if (this.#guilds.has(guildId)) throw new Error(`guild ${guildId} already joined`);
+    const guild = new SimGuild(this, guildId, this.#recordAudio, this.inputRate);
+    this.#guilds.set(guildId, guild);
+    const persona =
+      options.persona ?? defaultPersona({ instructions: "You are a test voice.", voice: "alloy" });
+    try {
+      await this.manager.join({
+        guildId,
+        channelId: guild.channelId,
+        channelName: "simulated voice",
+        initiatorId: guild.botId,
+        adapterCreator: this.voice.adapterCreator({ userId: guild.botId, guildId }),
+        settings: {
+          persona,
+          captions: { enabled: options.captions === true, channelId: null },
+          listen: options.listen ?? { mode: "everyone" },
+        },
+        isAllowedSpeaker: () => true,
+        notify: async (text) => {
+          guild.record.notices.push(text);
+        },
+        ...(options.captions === true ? { captions: guild.captionSink } : {}),
+      });
+    } catch (error) {
+      this.#guilds.delete(guildId);
+      throw error;
+    }
+    return guild;
+  }
+
+  /** Ends every conversation, stops every speaker, closes both servers; frees every socket and timer. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const guild of this.#guilds.values()) guild.stop();
+    await this.manager.closeAll("simulation over");
+    this.#unsubscribe();
+    await this.voice.close();
+    await this.local?.close();
+  }
+}
+
+/** One guild in the harness: its users, their speech, and what the bot did there. */
+export class SimGuild {
+  readonly guildId: string;
+  readonly channelId = snowflake();
+  readonly botId = snowflake();
+  readonly record: GuildRecord = emptyRecord();
+  readonly observer: ConversationObserver;
+  readonly captionSink: CaptionSink;
+  readonly #harness: SimHarness;
+  readonly #recordAudio: boolean;
+  readonly #stop = new AbortController();
+  readonly #botAudioWaiters = new Set<(packet: BotPacket) => void>();
+
+  constructor(harness: SimHarness, guildId: string, recordAudio: boolean, inputRate: number) {
+    this.#harness = harness;
+    this.guildId = guildId;
+    this.#recordAudio = recordAudio;
+    this.observer = this.#createObserver(inputRate);
+    this.captionSink = this.#createCaptionSink();
+  }
+
+  /** The packets the bot sent into this guild's channel, in arrival order (silence included). */
+  get packets(): readonly BotPacket[] {
+    return this.#harness.voice.botAudio(this.guildId);
+  }
+
+  status(): ConversationStatus | undefined {
+    return this.#harness.manager.status(this.guildId);
+  }
+
+  get active(): boolean {
+    return this.#harness.manager.isActive(this.guildId);
+  }
+
+  /** The /leave path: ends the conversation and leaves the channel. */
+  leave(reason = "left"): Promise<boolean> {
+    this.stop();
+    return this.#harness.manager.leave(this.guildId, reason);
+  }
+
+  /** Puts a user in the channel; resolves once the bot can tell their packets apart. */
+  async addUser(userId: string = snowflake()): Promise<string> {
+    this.#harness.voice.addUser(this.guildId, userId);
+    const deadline = performance.now() + READY_TIMEOUT_MS;
+    const connection = (): ReturnType<typeof getVoiceConnection> =>
+      getVoiceConnection(this.guildId, this.#harness.voiceGroup);
+    while (connection()?.receiver.ssrcMap.get(userId) === undefined) {
+      if (performance.now() > deadline)
+        throw new Error(`the bot did not learn user ${userId}'s SSRC within ${READY_TIMEOUT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+    return userId;
+  }
+
+  /**
+   * Sends a user's speech (48 kHz stereo 20 ms PCM frames, encoded here, or Opus packets) one frame
+   * every 20 ms on a drift-free clock, noting when each frame left. Resolves when all went out or the
+   * signal (or close) stopped it.
+   */
+  async speak(userId: string, speech: Speech, options: { signal?: AbortSignal } = {}): Promise<SpeechRun> {
+    const packets = "opus" in speech ? speech.opus : encodeOpus(speech.pcm);
+    const sentAt = new Float64Array(packets.length).fill(Number.NaN);
+    const failedSend = new AbortController();
+    const signals = [this.#stop.signal, failedSend.signal];
+    if (options.signal !== undefined) signals.push(options.signal);
+    const voice = this.#harness.voice;
+    const one: Uint8Array[] = [];
+    const frame = { opus: one };
+    let lost = 0;
+    let failure: unknown;
+    const counted = (sent: number): void => {
+      if (sent === 0) lost++;
+    };
+    const failed = (error: unknown): void => {
+      failure ??= error;
+      failedSend.abort();
+    };
+    const sent = await paceFrames(
+      packets.length,
+      (index) => {
+        one[0] = packets[index]!;
+        sentAt[index] = performance.now();
+        voice.speakAs(this.guildId, userId, frame, { paced: false }).then(counted, failed);
+      },
+      AbortSignal.any(signals),
+    );
+    if (failure !== undefined) throw failure;
+    return { sentAt, framesSent: sent, framesLost: lost };
+  }
+
+  /** Stops every speaker and waiter of this guild (leave and close do it). */
+  stop(): void {
+    this.#stop.abort();
+  }
+
+  /**
+   * Resolves with the capture time of the first non-silent bot packet captured after `after`
+   * (performance.now()), or undefined on timeout, abort, leave or close.
+   */
+  waitForBotAudio(after: number, timeoutMs: number, signal?: AbortSignal): Promise<number | undefined> {
+    const earlier = this.packets.find((packet) => !packet.isSilence && packet.receivedAt > after);
+    if (earlier !== undefined) return Promise.resolve(earlier.receivedAt);
+    const stop = signal === undefined ? this.#stop.signal : AbortSignal.any([this.#stop.signal, signal]);
+    return new Promise((resolve) => {
+      const finish = (at: number | undefined): void => {
+        clearTimeout(timer);
+        stop.removeEventListener("abort", onAbort);
+        this.#botAudioWaiters.delete(waiter);
+        resolve(at);
+      };
+      const waiter = (packet: BotPacket): void => {
+        if (packet.receivedAt > after) finish(packet.receivedAt);
+      };
+      const onAbort = (): void => finish(undefined);
+      const timer = setTimeout(onAbort, timeoutMs);
+      this.#botAudioWaiters.add(waiter);
+      stop.addEventListener("abort", onAbort, { once: true });
+      if (stop.aborted) onAbort();
+    });
+  }
+
+  /** Called by the harness for every packet the bot sends in this guild. */
+  packetCaptured(packet: BotPacket): void {
+    if (packet.isSilence) return;
+    this.record.nonSilentPackets++;
+    for (const waiter of this.#botAudioWaiters) waiter(packet);
+  }
+
+  /** The appended PCM, concatenated: exactly what Voice Live was given (mono, at the input rate). */
+  heardPcm(): Int16Array {
+    const frames = this.record.appended;
+    const total = frames.reduce((n, frame) => n + (frame.pcm?.length ?? 0), 0);
+    const out = new Int16Array(total);
+    let at = 0;
+    for (const frame of frames) {
+      if (frame.pcm === undefined) continue;
+      out.set(frame.pcm, at);
+      at += frame.pcm.length;
+    }
+    return out;
+  }
+
+  /** The handed-over frames paired with the packets that carried them (see {@link pairPlayedFrames}). */
+  playedFrames(): PlayedFrame[] {
+    return pairPlayedFrames(this.record.handed, this.packets);
+  }
+
+  #createObserver(inputRate: number): ConversationObserver {
+    const record = this.record;
+    const recordAudio = this.#recordAudio;
+    return {
+      appended: (pcm, speech, at) => {
+        const ms = (pcm.length * 1000) / inputRate;
+        record.appends++;
+        record.appendedMs += ms;
+        record.msAfterLastSpeech = speech ? 0 : record.msAfterLastSpeech + ms;
+        if (recordAudio) record.appended.push({ pcm: pcm.slice(), speech, at });
+      },
+      botFrameSent: (item, audioReceivedAt, at) => {
+        if (recordAudio)
+          record.handed.push({ responseId: item.responseId, itemId: item.itemId, audioReceivedAt, at });
+      },
+      bargeIn: (info) => {
+        const entry: BargeInRecord = { ...info, capturedBefore: undefined };
+        record.bargeIns.push(entry);
+        // Packets the bot sent before this turn may still be read by the server later in the same
+        // turn; the check phase runs after every read of this turn and before the next audio cycle.
+        setImmediate(() => {
+          entry.capturedBefore = record.nonSilentPackets;
+        });
+      },
+      speechStarted: (at) => record.speechStarted.push(at),
+      speechStopped: (at) => record.speechStopped.push(at),
+      responseDone: (status) => record.responses.push({ status, at: performance.now() }),
+      clientEvent: (type) => {
+        const last = record.clientEvents.at(-1);
+        if (last?.type === type) last.count++;
+        else record.clientEvents.push({ type, count: 1 });
+      },
+      voiceLiveError: (error: ErrorDetails) => {
+        record.errors.push({
+          at: performance.now(),
+          source: "voicelive",
+          ...(error.code === null || error.code === undefined ? {} : { code: error.code }),
+          message: error.message,
+        });
+      },
+      itemTruncated: (itemId, audioEndMs) =>
+        record.truncations.push({ itemId, audioEndMs, at: performance.now() }),
+    };
+  }
+
+  #createCaptionSink(): CaptionSink {
+    const captions = this.record.captions;
+    return {
+      post: async (text) => {
+        const handle = `caption-${captions.length + 1}`;
+        captions.push({ handle, texts: [text] });
+        return handle;
+      },
+      edit: async (handle, text) => {
+        const message = captions.find((m) => m.handle === handle);
+        if (message === undefined) throw new Error(`no caption message ${handle}`);
+        message.texts.push(text);
+      },
+    };
+  }
+}
+
+function encodeOpus(frames: readonly Int16Array[]): Buffer[] {
+  const encoder = new OpusFrameEncoder();
+  try {
+    return frames.map((frame) => encoder.encode(frame));
+  } finally {
+    encoder.destroy();
+  }
+}
+
+/**
+ * Pairs the k-th frame handed to the player with the k-th non-silent packet captured: the player
+ * sends frames in the order it takes them and fills gaps only with Discord's silence frame. Frames
+ * handed over but never captured (the connection went away) are left out.
+ */
+export function pairPlayedFrames(
+  handed: readonly HandedFrame[],
+  packets: readonly BotPacket[],
+): PlayedFrame[] {
+  const played: PlayedFrame[] = [];
+  let k = 0;
+  for (let index = 0; index < packets.length && k < handed.length; index++) {
+    const packet = packets[index]!;
+    if (packet.isSilence) continue;
+    played.push({ ...handed[k++]!, packetIndex: index, capturedAt: packet.receivedAt });
+  }
+  return played;
+}
+
+/**
+ * How long our code held each bot frame, from its audio arriving from Voice Live to its packet
+ * reaching the channel: held_k = capturedAt_k − max(audioReceivedAt_k, capturedAt_{k−1} + 20 ms), the
+ * second term only when packet k−1 directly precedes packet k (same burst: the frame could not have
+ * gone out before its predecessor's 20 ms were up). Negative values (timer jitter) count as 0.
+ */
+export function outputLatency(played: readonly PlayedFrame[]): LatencyFigures | undefined {
+  if (played.length === 0) return undefined;
+  const recorder = new LatencyRecorder(played.length);
+  for (let k = 0; k < played.length; k++) {
+    const frame = played[k]!;
+    const previous = played[k - 1];
+    const slot =
+      previous !== undefined && previous.packetIndex === frame.packetIndex - 1
+        ? previous.capturedAt + FRAME_MS
+        : Number.NEGATIVE_INFINITY;
+    recorder.record(Math.max(0, frame.capturedAt - Math.max(frame.audioReceivedAt, slot)));
+  }
+  return recorder.figures();
+}
+
+/**
+ * What a barge-in cut: the cut item's packets captured after the event-loop turn that handled
+ * speech_started (at most the one frame already prepared should leave), and how long they kept
+ * coming. Undefined while the barge-in's capture snapshot is not taken yet.
+ */
+export function bargeInFigures(
+  bargeIn: BargeInRecord,
+  played: readonly PlayedFrame[],
+): BargeInFigures | undefined {
+  const before = bargeIn.capturedBefore;
+  if (before === undefined) return undefined;
+  let after = 0;
+  let lastAt: number | undefined;
+  for (let k = before; k < played.length; k++) {
+    const frame = played[k]!;
+    if (frame.itemId !== bargeIn.itemId && frame.at > bargeIn.at) continue;
+    after++;
+    lastAt = frame.capturedAt;
+  }
+  return {
+    at: bargeIn.at,
+    itemId: bargeIn.itemId,
+    botFramesAfterSpeechStarted: after,
+    reactionMs: lastAt === undefined ? 0 : Math.max(0, lastAt - bargeIn.at),
+    truncateAudioEndMs: bargeIn.truncateAudioEndMs,
+    playedMsAtCut: bargeIn.playedMs,
+    receivedMsAtCut: bargeIn.receivedMs,
+    responseCancelSent: bargeIn.responseCancelSent,
+    framesFlushed: bargeIn.framesFlushed,
+  };
+}
