@@ -48,6 +48,8 @@ export interface ConversationManagerOptions {
   readonly observe?: (guildId: string) => ConversationObserver | undefined;
   /** @discordjs/voice connection group (benchmarks run several managers in one process). */
   readonly voiceGroup?: string;
+  /** What /status and /join call the backend, when `config.azure` points at a local server. */
+  readonly backendLabel?: Backend;
   /** Overrides for tests: how long Discord may take to be ready, and the VAD-tail/idle figures. */
   readonly voiceReadyTimeoutMs?: number;
 }
@@ -66,7 +68,7 @@ export class ConversationManager implements ConversationControl {
   constructor(options: ConversationManagerOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: "conversations" });
-    this.backend = options.config.azure === undefined ? "local" : "azure";
+    this.backend = options.backendLabel ?? (options.config.azure === undefined ? "local" : "azure");
     this.#clock = new FrameClock({
       onTick: this.#tick,
       onError: (error) => this.#log.error({ err: error }, "conversation tick failed"),

@@ -262,6 +262,7 @@ export class SimHarness {
     this.voiceGroup = `sim-${process.pid}-${++harnessCount}`;
     this.#recordAudio = options.recordAudio ?? true;
     this.manager = new ConversationManager({
+      backendLabel: backend.kind,
       config: {
         azure,
         voiceLive: {
