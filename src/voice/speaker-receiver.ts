@@ -41,6 +41,9 @@ class Speaker {
   framesReceived = 0;
   streamErrors = 0;
   handlerErrors = 0;
+  /** Packets that arrived while the allow decision was pending, with their arrival times. */
+  readonly held: Buffer[] = [];
+  readonly heldAt: number[] = [];
   /** One listener per speaker for every subscription: no per-frame closures. */
   readonly onData: (packet: Buffer) => void;
 
@@ -51,6 +54,9 @@ class Speaker {
 }
 
 type Decision = boolean | "pending";
+
+/** Packets kept while an async allow decision is pending (500 ms): a first sentence is not clipped. */
+const MAX_HELD_PACKETS = 25;
 
 /**
  * Turns a voice connection's per-user Opus streams into decoded PCM frames, one decoder per speaker.
@@ -94,8 +100,13 @@ export class SpeakerReceiver {
   dropSpeaker(userId: string): void {
     this.decisions.delete(userId);
     const speaker = this.speakers.get(userId);
-    if (speaker === undefined) return;
-    this.speakers.delete(userId);
+    if (speaker !== undefined) this.forgetSpeaker(speaker);
+  }
+
+  private forgetSpeaker(speaker: Speaker): void {
+    this.speakers.delete(speaker.userId);
+    speaker.held.length = 0;
+    speaker.heldAt.length = 0;
     const stream = speaker.stream;
     speaker.stream = undefined;
     if (stream !== undefined) {
@@ -134,6 +145,8 @@ export class SpeakerReceiver {
       return;
     }
     this.decisions.set(userId, "pending");
+    // Listen already, holding the packets, so the decision's round trip does not clip the first words.
+    this.subscribe(userId);
     verdict.then(
       (allowed) => this.decide(userId, allowed),
       (error: unknown) => {
@@ -146,7 +159,16 @@ export class SpeakerReceiver {
   private decide(userId: string, allowed: boolean): void {
     if (this.closed) return;
     this.decisions.set(userId, allowed);
-    if (allowed) this.subscribe(userId);
+    const speaker = this.speakers.get(userId);
+    if (!allowed) {
+      if (speaker !== undefined) this.forgetSpeaker(speaker);
+      return;
+    }
+    this.subscribe(userId);
+    if (speaker === undefined) return;
+    for (let i = 0; i < speaker.held.length; i++) this.deliver(speaker, speaker.held[i]!, speaker.heldAt[i]!);
+    speaker.held.length = 0;
+    speaker.heldAt.length = 0;
   }
 
   private subscribe(userId: string): void {
@@ -180,6 +202,19 @@ export class SpeakerReceiver {
   private readonly handlePacket = (speaker: Speaker, packet: Buffer): void => {
     const receivedAt = performance.now();
     speaker.framesReceived++;
+    if (this.decisions.get(speaker.userId) === "pending") {
+      if (speaker.held.length === MAX_HELD_PACKETS) {
+        speaker.held.shift();
+        speaker.heldAt.shift();
+      }
+      speaker.held.push(packet);
+      speaker.heldAt.push(receivedAt);
+      return;
+    }
+    this.deliver(speaker, packet, receivedAt);
+  };
+
+  private deliver(speaker: Speaker, packet: Buffer, receivedAt: number): void {
     const pcm = speaker.decoder.decode(packet);
     try {
       this.onFrame(speaker.userId, pcm, receivedAt);
@@ -188,7 +223,7 @@ export class SpeakerReceiver {
       if (speaker.handlerErrors++ === 0)
         this.logger.error({ err: error, userId: speaker.userId }, "frame handler threw");
     }
-  };
+  }
 
   private readonly onUserLeft = (data: VoiceUserData): void => {
     this.dropSpeaker(data.userId);

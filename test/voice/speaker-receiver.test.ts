@@ -99,14 +99,22 @@ describe("SpeakerReceiver", () => {
     expect(asked.sort()).toEqual([ALICE, SOME_BOT].sort());
   });
 
-  it("waits for an asynchronous decision, then hears the user", async () => {
-    const { managed, frames } = await listen(async () => {
-      await sleep(30);
-      return true;
+  it("holds a speaker's first words while an asynchronous decision is pending, then hears all of them", async () => {
+    const { managed, frames } = await listen(async (userId) => {
+      await sleep(100);
+      return userId === ALICE;
     });
-    await addUsers(managed, ALICE);
-    await bed.server.speakAs(managed.guildId, ALICE, { pcm: toneFrames(440, 20) });
-    await waitFor(() => (frames.get(ALICE)?.length ?? 0) >= 15, "most of Alice's frames");
+    await addUsers(managed, ALICE, BOB);
+    const alice = encodeFrames(speechFrames("speech-weather-question.wav", 20));
+    await Promise.all([
+      bed.server.speakAs(managed.guildId, ALICE, { opus: alice }),
+      bed.server.speakAs(managed.guildId, BOB, { pcm: toneFrames(440, 20) }),
+    ]);
+    await waitFor(() => frames.get(ALICE)?.length === 20, "all 20 of Alice's frames");
+    expect(bestFrameCorrelation(leftChannel(frames.get(ALICE)!), decodeToMono(alice), 0)).toBeGreaterThan(
+      0.999,
+    );
+    expect(frames.get(BOB)).toBeUndefined();
   });
 
   it("keeps hearing a speaker after an undecryptable packet and an undecodable frame", async () => {
