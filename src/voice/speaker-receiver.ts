@@ -96,6 +96,11 @@ export class SpeakerReceiver {
     }));
   }
 
+  /** Whether this user's speech is being listened to (allowed by the predicate). */
+  hears(userId: string): boolean {
+    return this.decisions.get(userId) === true;
+  }
+
   /** Stops hearing a user and frees their decoder; forgets the allow decision so it is asked again. */
   dropSpeaker(userId: string): void {
     this.decisions.delete(userId);
