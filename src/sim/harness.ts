@@ -13,6 +13,7 @@ import { ConversationManager } from "../conversation/manager.ts";
 import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../conversation/types.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
 import { type Logger, log } from "../log.ts";
+import type { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
 import { paceFrames } from "./frame-pacer.ts";
@@ -51,6 +52,8 @@ export interface SimHarnessOptions {
   readonly recordAudio?: boolean;
   readonly idleTimeoutSeconds?: number;
   readonly logger?: Logger;
+  /** Prometheus metrics the conversations report to (`npm run simulate` with METRICS_PORT). */
+  readonly metrics?: Metrics;
 }
 
 export interface SimJoinOptions {
@@ -279,6 +282,7 @@ export class SimHarness {
       logger: options.logger ?? log,
       voiceGroup: this.voiceGroup,
       observe: (guildId) => this.#guilds.get(guildId)?.observer,
+      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
       ...(backend.kind === "azure" && backend.credential !== undefined
         ? { credential: backend.credential }
         : {}),

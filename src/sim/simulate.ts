@@ -23,6 +23,8 @@ import { readWav, WavError, writeWav } from "../audio/wav.ts";
 import { type Config, ConfigError, type InputSampleRate, loadConfig } from "../config.ts";
 import type { LatencyFigures } from "../conversation/types.ts";
 import { createLogger, type Logger, setRootLogger } from "../log.ts";
+import { Metrics } from "../metrics/metrics.ts";
+import { startMetricsServer } from "../metrics/server.ts";
 import { defaultPersona, type Persona } from "../persona.ts";
 import { decodePersona } from "../store/decode.ts";
 import {
@@ -100,6 +102,7 @@ interface Setup {
   readonly input: Int16Array[];
   readonly interruption: Int16Array[] | undefined;
   readonly logger: Logger;
+  readonly metricsPort: number | undefined;
 }
 
 interface RunResult {
@@ -298,6 +301,7 @@ async function prepare(options: Options): Promise<Setup> {
     input,
     interruption,
     logger,
+    metricsPort: config.metricsPort,
   };
 }
 
@@ -370,11 +374,22 @@ async function interrupt(
 }
 
 async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
+  const metrics = setup.metricsPort === undefined ? undefined : new Metrics({ processMetrics: true });
   const harness = await SimHarness.start({
     backend: setup.backend,
     inputRate: setup.inputRate,
     logger: setup.logger,
+    ...(metrics === undefined ? {} : { metrics }),
   });
+  const metricsServer =
+    metrics === undefined || setup.metricsPort === undefined
+      ? undefined
+      : await startMetricsServer(
+          metrics,
+          () => ({ ok: true, details: { conversations: harness.manager.size, backend: harness.backend } }),
+          setup.metricsPort,
+          setup.logger,
+        );
   try {
     const guild = await harness.join({ persona: setup.persona });
     const speaker = await guild.addUser();
@@ -394,6 +409,7 @@ async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
     return { guild, input, interruption, bridgeInputLatencyMs, endedAt, problems };
   } finally {
     await harness.close();
+    await metricsServer?.close();
   }
 }
 
