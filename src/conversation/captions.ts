@@ -9,6 +9,16 @@ import type { CaptionSink } from "./types.ts";
  */
 
 const MAX_MESSAGE_LENGTH = 1900;
+/** Caption posts waiting for their turn at most; more are dropped (counted), so a burst stays bounded. */
+const MAX_PENDING_POSTS = 8;
+
+/**
+ * The first `limit` characters as a string of their own. A plain slice of a long transcript keeps
+ * the whole parent string alive in V8 for as long as the caption waits in the queue.
+ */
+function detachedPrefix(text: string, limit: number): string {
+  return Buffer.from(text.length > limit ? text.slice(0, limit) : text, "utf8").toString("utf8");
+}
 /** How far before speech_started a speaker's words still count as the new turn's (VAD lag + prefix padding). */
 const PENDING_SPEAKER_MS = 3000;
 
@@ -94,7 +104,7 @@ export class CaptionComposer {
   userTranscript(userItemId: string, transcript: string): void {
     const turn = this.#turns.get(userItemId);
     if (turn === undefined || transcript.trim() === "") return;
-    turn.userText = transcript.trim();
+    turn.userText = detachedPrefix(transcript.trim(), MAX_MESSAGE_LENGTH);
     this.#render(turn);
   }
 
@@ -106,7 +116,7 @@ export class CaptionComposer {
   assistantTranscript(assistantItemId: string, transcript: string, interrupted: boolean): void {
     const turn = this.#turnOfAssistantItem.get(assistantItemId);
     if (turn === undefined) return;
-    turn.botText = transcript.trim();
+    turn.botText = detachedPrefix(transcript.trim(), MAX_MESSAGE_LENGTH);
     turn.interrupted = interrupted;
     this.#render(turn);
   }
@@ -163,6 +173,8 @@ export class CaptionWriter {
   #chain: Promise<unknown> = Promise.resolve();
   #lastCallAt = Number.NEGATIVE_INFINITY;
   readonly #pendingEdits = new Map<string, string>();
+  #pendingPosts = 0;
+  #droppedPosts = 0;
   #closed = false;
 
   constructor(sink: CaptionSink, onError: (error: unknown) => void, minIntervalMs = 1100) {
@@ -171,8 +183,20 @@ export class CaptionWriter {
     this.#minIntervalMs = minIntervalMs;
   }
 
+  /** Posts dropped because too many were already waiting. */
+  get droppedPosts(): number {
+    return this.#droppedPosts;
+  }
+
   post(text: string): Promise<string | undefined> {
-    const result = this.#chain.then(() => this.#spaced(() => this.#sink.post(text)));
+    if (this.#pendingPosts >= MAX_PENDING_POSTS) {
+      this.#droppedPosts++;
+      return Promise.resolve(undefined);
+    }
+    this.#pendingPosts++;
+    const result = this.#chain
+      .then(() => this.#spaced(() => this.#sink.post(text)))
+      .finally(() => this.#pendingPosts--);
     this.#chain = result.catch(() => undefined);
     return result.catch((error: unknown) => {
       this.#onError(error);

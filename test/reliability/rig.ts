@@ -1,0 +1,185 @@
+import type { TokenCredential } from "@azure/identity";
+import type { AzureVoiceLiveConfig } from "../../src/config.ts";
+import { ConversationManager } from "../../src/conversation/manager.ts";
+import type { CaptionSink, ConversationStatus } from "../../src/conversation/types.ts";
+import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
+import type { Logger } from "../../src/log.ts";
+import { defaultPersona, type GuildSettings } from "../../src/persona.ts";
+import { trustLoopbackCertificate } from "../../src/sim/tls.ts";
+import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
+import { encodeFrames, speechFrames, uniqueGuildId, waitFor } from "../sim/harness.ts";
+
+/**
+ * The whole bot path on loopback for the reliability and security suites: the conversation manager
+ * with the real @discordjs/voice client joined to the loopback voice server, pointed (as an Azure
+ * configuration would be) at the local Voice Live server, with one user in the channel.
+ */
+
+export const BOT_ID = "100000000000000001";
+export const CHANNEL_ID = "300000000000000003";
+export const USER_ID = "200000000000000002";
+export const RIG_API_KEY = "rig-test-key-5b0c1d2e3f";
+
+/** The first words of the weather question (20 ms frames 15-39): speech from the first frame. */
+const UTTERANCE_FRAMES = [15, 40] as const;
+export const UTTERANCE_MS = (UTTERANCE_FRAMES[1] - UTTERANCE_FRAMES[0]) * 20;
+/** Non-silent bot packets that count as "the bot answered". */
+const ANSWER_PACKETS = 5;
+
+export interface RigOptions {
+  readonly logger: Logger;
+  /** The key the local server demands; undefined: none (any credential is let in). */
+  readonly serverApiKey?: string | undefined;
+  /** The bot's Voice Live configuration, given the local server's URL. Default: the server's key. */
+  readonly azure?: (endpoint: string) => AzureVoiceLiveConfig;
+  readonly credential?: TokenCredential;
+  readonly captions?: boolean;
+  /** Reply speed of the local server (times real time). */
+  readonly speed?: number;
+}
+
+export interface Rig {
+  readonly voice: LoopbackVoiceServer;
+  readonly local: LocalVoiceLiveServer;
+  readonly manager: ConversationManager;
+  readonly guildId: string;
+  /** What `notify` was asked to post. */
+  readonly notices: string[];
+  /** Caption posts and edits, in order. */
+  readonly captions: string[];
+  /** Non-silent packets the bot has sent so far. */
+  readonly botPackets: number;
+  settings(temperature?: number): GuildSettings;
+  join(): Promise<void>;
+  status(): ConversationStatus | undefined;
+  bothReady(): boolean;
+  /** Waits until the bot has nothing left to say. */
+  quiet(timeoutMs?: number): Promise<void>;
+  /** Speaks the utterance (paced), calling `during` somewhere in the middle of it. */
+  speak(during?: () => void, random?: () => number): Promise<void>;
+  /** Speaks and waits for the answer's first packets; false when none came in time. */
+  turn(afterAnswerStarts?: () => void, timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function rigAzure(endpoint: string, apiKey: string | undefined = RIG_API_KEY): AzureVoiceLiveConfig {
+  return {
+    endpoint,
+    apiKey,
+    model: "gpt-realtime",
+    apiVersion: "2025-10-01",
+    agent: undefined,
+    tokenScope: "https://ai.azure.com/.default",
+  };
+}
+
+export async function startRig(options: RigOptions): Promise<Rig> {
+  trustLoopbackCertificate();
+  const voice = await LoopbackVoiceServer.start({ recordBotAudio: false, heartbeatIntervalMs: 1_000 });
+  const serverApiKey = "serverApiKey" in options ? options.serverApiKey : RIG_API_KEY;
+  const local = await startLocalVoiceLiveServer({
+    ...(serverApiKey === undefined ? {} : { apiKey: serverApiKey }),
+    speed: options.speed ?? 10,
+    logger: options.logger,
+  });
+  const azure = options.azure?.(local.url) ?? rigAzure(local.url);
+  const manager = new ConversationManager({
+    config: {
+      azure,
+      voiceLive: { inputSampleRate: 24_000, connectionsPerMinute: 10_000, sessionMaxMinutes: 55 },
+      conversation: { idleTimeoutSeconds: 3_600, emptyChannelGraceSeconds: 60 },
+    },
+    logger: options.logger,
+    ...(options.credential === undefined ? {} : { credential: options.credential }),
+  });
+  const guildId = uniqueGuildId();
+  const notices: string[] = [];
+  const captions: string[] = [];
+  let botPackets = 0;
+  const offAudio = voice.onBotAudio((packet) => {
+    if (!packet.isSilence) botPackets++;
+  });
+  const utterance = encodeFrames(
+    speechFrames("speech-weather-question.wav", UTTERANCE_FRAMES[1]).slice(UTTERANCE_FRAMES[0]),
+  );
+  const sink: CaptionSink = {
+    post: async (text) => {
+      captions.push(text);
+      return `caption-${captions.length}`;
+    },
+    edit: async (_handle, text) => {
+      captions.push(text);
+    },
+  };
+
+  const settings = (temperature = 0.8): GuildSettings => {
+    const persona = defaultPersona({ instructions: "Answer briefly.", voice: "alloy" });
+    return {
+      persona: {
+        ...persona,
+        temperature,
+        turnDetection: { ...persona.turnDetection, silenceDurationMs: 200 },
+      },
+      captions: { enabled: options.captions ?? false, channelId: null },
+      listen: { mode: "everyone" },
+    };
+  };
+  const status = (): ConversationStatus | undefined => manager.status(guildId);
+  const speak = async (during?: () => void, random: () => number = Math.random): Promise<void> => {
+    const speaking = voice.speakAs(guildId, USER_ID, { opus: utterance });
+    const timer = during === undefined ? undefined : setTimeout(during, 40 + random() * (UTTERANCE_MS - 80));
+    await speaking;
+    clearTimeout(timer);
+  };
+
+  return {
+    voice,
+    local,
+    manager,
+    guildId,
+    notices,
+    captions,
+    get botPackets() {
+      return botPackets;
+    },
+    settings,
+    async join() {
+      await manager.join({
+        guildId,
+        channelId: CHANNEL_ID,
+        channelName: "voice",
+        initiatorId: USER_ID,
+        adapterCreator: voice.adapterCreator({ userId: BOT_ID, guildId }),
+        settings: settings(),
+        isAllowedSpeaker: () => true,
+        notify: async (text) => {
+          notices.push(text);
+        },
+        ...(options.captions ? { captions: sink } : {}),
+      });
+      voice.addUser(guildId, USER_ID);
+    },
+    status,
+    bothReady: () => status()?.voiceLive === "ready" && status()?.voiceConnection === "ready",
+    quiet: (timeoutMs = 10_000) =>
+      waitFor(() => status()?.botSpeaking === false, "the bot to finish", timeoutMs),
+    speak,
+    async turn(afterAnswerStarts, timeoutMs = 4_000) {
+      const before = botPackets;
+      await speak();
+      try {
+        await waitFor(() => botPackets - before >= ANSWER_PACKETS, "the bot's answer", timeoutMs);
+      } catch {
+        return false;
+      }
+      afterAnswerStarts?.();
+      return true;
+    },
+    async close() {
+      offAudio();
+      await manager.closeAll("test over");
+      await voice.close();
+      await local.close();
+    },
+  };
+}
