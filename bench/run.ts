@@ -11,6 +11,9 @@ import type { BenchSection, Figure, Figures, Target } from "./section.ts";
 
 const SECTIONS: Readonly<Record<string, () => Promise<{ section: BenchSection }>>> = {
   audio: () => import("./audio.ts"),
+  bridge: () => import("./bridge.ts"),
+  idle: () => import("./idle.ts"),
+  capacity: () => import("./capacity.ts"),
 };
 
 const RESULTS = new URL("./results.json", import.meta.url);

@@ -1,5 +1,4 @@
 import { FRAME_MS, FRAME_SAMPLES_48K } from "../audio/constants.ts";
-import { OpusFrameEncoder } from "../audio/opus.ts";
 import { downmixStereo } from "../audio/pcm.ts";
 import { createInputResampler, type StreamResampler } from "../audio/resample.ts";
 import type { Logger } from "../log.ts";
@@ -16,6 +15,7 @@ import type {
 } from "../voicelive/protocol.ts";
 import type { VoiceLiveSession } from "../voicelive/session.ts";
 import { CaptionComposer, CaptionWriter, cutTranscript, type SpeakerNames } from "./captions.ts";
+import { sharedEncoderWorker } from "./encoder-worker.ts";
 import { InputMixer } from "./input-mixer.ts";
 import { LatencyRecorder } from "./latency.ts";
 import { OutputFeeder } from "./output-feeder.ts";
@@ -111,7 +111,6 @@ export class Conversation {
   readonly #session: VoiceLiveSession;
   readonly #voice: ManagedVoiceConnection;
   readonly #player: OpusQueuePlayer<PlaybackItem>;
-  readonly #encoder = new OpusFrameEncoder();
   readonly #feeder: OutputFeeder;
   readonly #mixer: InputMixer;
   readonly #ledger = new PlaybackLedger();
@@ -156,7 +155,7 @@ export class Conversation {
     this.#player.attach(options.voice.connection);
     this.#feeder = new OutputFeeder({
       player: this.#player,
-      encoder: this.#encoder,
+      encoder: (sink) => sharedEncoderWorker().open(sink),
       onFrameSent: this.#botFrameSent,
     });
     this.#receiver = this.#newReceiver();
@@ -261,7 +260,6 @@ export class Conversation {
     this.#voice.leave(reason);
     this.#flushUsage();
     await this.#session.close();
-    this.#encoder.destroy();
     this.#speakers.clear();
   }
 

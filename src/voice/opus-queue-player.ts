@@ -7,13 +7,16 @@ import {
   type PlayerSubscription,
   StreamType,
   type VoiceConnection,
+  VoiceConnectionStatus,
 } from "@discordjs/voice";
 import { type Logger, log } from "../log.ts";
+import { holdAudioCycle } from "./audio-cycle.ts";
 import { TaggedFrameQueue } from "./frame-queue.ts";
 
-/** Discord's Opus silence frame: a burst ends with a few, so the receiver's decoder fades out cleanly. */
+/** Discord's Opus silence frame: a burst ends with five, so the receiver's decoder fades out cleanly. */
 const SILENCE_FRAME = Buffer.from([0xf8, 0xff, 0xfe]);
-const SILENCE_PADDING_FRAMES = 5;
+/** Five reach the wire; the last one pulled stays prepared until the next burst's first frame replaces it. */
+const SILENCE_PADDING_FRAMES = 6;
 
 /** Told for every frame the player took, in order; `frameIndex` counts from 0 within its tag. */
 export type FrameSentListener<T> = (tag: T | undefined, frameIndex: number) => void;
@@ -60,18 +63,17 @@ class PullSource extends Readable {
  *   is lost only if the connection drops in between);
  * - uneven arrival is absorbed by the queue; a mid-burst underrun sends silence and re-buffers
  *   `minBufferFrames` before continuing (no frame/silence stutter); after `maxUnderrunFrames` empty
- *   pulls, or once a complete burst drains, the burst ends: five silence frames, then the player
- *   goes idle (op 5 speaking 0);
- * - flush() empties the queue and ends the burst instead of force-stopping the player: the one
- *   already prepared frame still leaves (and was counted), then only silence. A forced stop would
- *   leave that frame prepared on the connection, to be sent at the start of the next burst.
- * - the padding comes from our source, and the stop is issued from inside our own pull. The
- *   library would otherwise end the resource itself, in its audio cycle's
- *   `audioPlayers.filter(checkPlayable)`, where going idle splices the player out of the array
- *   being filtered: the next guild's player then misses that 20 ms cycle and its audio goes out
- *   20 ms late for the rest of its burst (measured: bench "capacity", one late frame for another
- *   guild at every burst end). Stopping outside the filter leaves the same wire traffic: real
- *   frames, five silence frames, and one silence frame left prepared for the next burst.
+ *   pulls, or once a complete burst drains, the burst ends: five silence frames from our source,
+ *   then the player stops (op 5 speaking 0);
+ * - flush() empties the queue and ends the burst the same way instead of force-stopping the player
+ *   at once: the one already prepared frame still leaves (and was counted), then only silence. A
+ *   stop outside the audio cycle would leave that frame prepared on the connection, to be sent at
+ *   the start of the next burst.
+ * - the stop is issued from inside our own pull, never left to the library: the library would
+ *   find the resource ended inside its cycle's `audioPlayers.filter(checkPlayable)` and splice the
+ *   player out of the array being filtered, so the next guild's player would miss that 20 ms
+ *   cycle and send 20 ms late for the rest of its burst (measured: bench "capacity", a late frame
+ *   for another guild at every burst end). See audio-cycle.ts for the other half of the fix.
  */
 export class OpusQueuePlayer<T = unknown> {
   private readonly player: AudioPlayer;
@@ -80,6 +82,7 @@ export class OpusQueuePlayer<T = unknown> {
   private readonly minBufferFrames: number;
   private readonly maxUnderrunFrames: number;
   private readonly listeners: FrameSentListener<T>[] = [];
+  private readonly releaseAudioCycle: () => void;
   private subscription: PlayerSubscription | undefined;
   private source: PullSource | undefined;
   /** Silence frames still to send before the ended burst's source stops (0 while playing). */
@@ -102,6 +105,7 @@ export class OpusQueuePlayer<T = unknown> {
       behaviors: { noSubscriber: NoSubscriberBehavior.Pause, maxMissedFrames: Number.POSITIVE_INFINITY },
     });
     this.player.on("error", (error) => this.logger.warn({ err: error }, "audio player error"));
+    this.releaseAudioCycle = holdAudioCycle();
   }
 
   /** Plays on this connection (replacing any previous one). */
@@ -128,7 +132,7 @@ export class OpusQueuePlayer<T = unknown> {
     return true;
   }
 
-  /** No more frames follow for now: play what is queued even if short, then go idle. */
+  /** No more frames follow for now: play what is queued even if short, then end the burst. */
   markComplete(): void {
     this.complete = true;
     if (this.queue.length === 0) this.endSource();
@@ -174,12 +178,14 @@ export class OpusQueuePlayer<T = unknown> {
     return this.refused;
   }
 
+  /** Idempotent. */
   destroy(): void {
     this.flush();
     this.listeners.length = 0;
     this.stopSource();
     this.subscription?.unsubscribe();
     this.subscription = undefined;
+    this.releaseAudioCycle();
   }
 
   private startIfBuffered(): void {
@@ -190,12 +196,19 @@ export class OpusQueuePlayer<T = unknown> {
     // The resource counts as started on its stream's first "readable"; a pull source has no buffer
     // to signal it, so say it here and play() goes straight to Playing.
     source.emit("readable");
-    // Replacing a resource that is still padding: the library destroys the old source itself.
+    // Replacing a source that is still padding: the library destroys the old one itself.
     this.source = source;
     this.paddingLeft = 0;
     this.buffering = false;
     this.underrunFrames = 0;
     this.player.play(resource);
+    // The library would pull the first frame at its next cycle and send it one cycle later (it
+    // prepares a cycle ahead); prepared on the connection now, it leaves at the next cycle: 20 ms
+    // off the start of every answer. It also replaces any silence frame the last burst left there.
+    const connection = this.subscription?.connection;
+    if (connection?.state.status === VoiceConnectionStatus.Ready) {
+      connection.prepareAudioPacket(this.takeFrame());
+    }
   }
 
   /** Runs inside the library's audio cycle: a throwing listener must not stop every guild's playback. */
@@ -209,6 +222,18 @@ export class OpusQueuePlayer<T = unknown> {
     }
   }
 
+  /** Takes the next queued frame as sent (the queue must not be empty). */
+  private takeFrame(): Buffer {
+    const queue = this.queue;
+    const tag = queue.peekTag();
+    const index = queue.peekIndex();
+    const frame = queue.shift()!;
+    this.sent++;
+    this.notifySent(tag, index);
+    if (this.complete && queue.length === 0) this.endSource();
+    return frame;
+  }
+
   /** Ends the burst: the next pulls send the silence padding, then the source stops. */
   private endSource(): void {
     if (!this.playing) return;
@@ -217,7 +242,7 @@ export class OpusQueuePlayer<T = unknown> {
     this.underrunFrames = 0;
   }
 
-  /** Stops the player and drops the source; called from a pull or outside the audio cycle only. */
+  /** Stops the player and drops the source; from a pull, or when destroyed. */
   private stopSource(): void {
     const source = this.source;
     this.source = undefined;
@@ -237,14 +262,8 @@ export class OpusQueuePlayer<T = unknown> {
       this.buffering = false;
     }
     if (!this.buffering && queue.length > 0) {
-      const tag = queue.peekTag();
-      const index = queue.peekIndex();
-      const frame = queue.shift()!;
       this.underrunFrames = 0;
-      this.sent++;
-      this.notifySent(tag, index);
-      if (this.complete && queue.length === 0) this.endSource();
-      return frame;
+      return this.takeFrame();
     }
     if (this.complete) {
       this.endSource();
