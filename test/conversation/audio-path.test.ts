@@ -88,7 +88,9 @@ describe("two speakers at once", () => {
     for (const append of guild.record.appended.filter((a) => a.speech)) {
       for (let at = 0; at < append.pcm!.length; at += 480) speech.push(append.pcm!.subarray(at, at + 480));
     }
-    expect(speech.length).toBeLessThanOrEqual(frames);
+    // Interleaved streams would take 2 x 75 frames. Mixed, they take 75, plus the few frames by
+    // which the two paced senders start apart and a catch-up append that carries a tail frame.
+    expect(speech.length).toBeLessThanOrEqual(frames + 4);
     expect(speech.length).toBeGreaterThanOrEqual(frames - 5);
     // Away from the edges (where one speaker's first or last frame may be alone), every frame
     // carries both tones at close to their full amplitude (8000).
