@@ -134,6 +134,7 @@ export class Conversation {
   #housekeeping: NodeJS.Timeout;
   #pendingUsage = { appendedMs: 0, playedMs: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   #outageNotified = false;
+  #reportedDrops = { jitter_queue: 0, voicelive_send: 0, playback_buffer: 0, decode_error: 0 };
   #ended = false;
 
   constructor(options: ConversationOptions) {
@@ -252,6 +253,7 @@ export class Conversation {
     this.#ended = true;
     this.#log.info({ reason }, "conversation ending");
     clearInterval(this.#housekeeping);
+    this.#reportDrops();
     for (const detach of this.#detach) detach();
     this.#receiver.close();
     this.#feeder.destroy();
@@ -520,6 +522,7 @@ export class Conversation {
 
   #housekeep(): void {
     const now = performance.now();
+    this.#reportDrops();
     if (now - this.#lastUsageFlushAt >= USAGE_FLUSH_MS) this.#flushUsage();
     if (this.#feeder.speaking) this.#lastActivityAt = now;
     if (now - this.#lastActivityAt >= this.#options.idleTimeoutMs) {
@@ -535,6 +538,23 @@ export class Conversation {
 
   #notify(text: string): void {
     this.#options.notify(text).catch((error: unknown) => this.#log.warn({ err: error }, "notice not sent"));
+  }
+
+  /** Adds the drops counted since the last report to the Prometheus counter, by where they happened. */
+  #reportDrops(): void {
+    const metrics = this.#options.metrics;
+    if (metrics === undefined) return;
+    const now = {
+      jitter_queue: this.#mixer.droppedFrames,
+      voicelive_send: Math.floor(this.#session.droppedAudioMs / FRAME_MS),
+      playback_buffer: this.#feeder.droppedFrames,
+      decode_error: this.#receiver.stats().reduce((sum, speaker) => sum + speaker.decodeErrors, 0),
+    };
+    for (const stage of Object.keys(now) as (keyof typeof now)[]) {
+      const delta = now[stage] - this.#reportedDrops[stage];
+      if (delta > 0) metrics.droppedFrames.inc({ stage }, delta);
+    }
+    this.#reportedDrops = now;
   }
 
   #flushUsage(): void {

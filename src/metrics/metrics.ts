@@ -28,7 +28,7 @@ export class Metrics {
   });
   readonly droppedFrames = new Counter({
     name: "voicelive_dropped_frames_total",
-    help: "Audio frames dropped, by where (jitter queue full, Voice Live send buffer full, Voice Live disconnected, decode error)",
+    help: "Audio frames dropped, by stage: jitter_queue (a speaker's queue full), voicelive_send (send buffer full or Voice Live down), playback_buffer (answer over the 5-minute cap), decode_error",
     labelNames: ["stage"] as const,
     registers: [this.registry],
   });
