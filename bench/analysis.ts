@@ -298,6 +298,24 @@ export function bestLag(reference: Int16Array, delayed: Int16Array, maxLag: numb
   return best;
 }
 
+/**
+ * Normalised cross-correlation of a[i] with b[i + lag] over their overlap (no mean removal: audio
+ * is zero-mean), 0 when either side is silent there.
+ */
+export function correlationAtLag(a: ArrayLike<number>, b: ArrayLike<number>, lag: number): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = Math.max(0, -lag); i < a.length && i + lag < b.length; i++) {
+    const x = a[i]!;
+    const y = b[i + lag]!;
+    ab += x * y;
+    aa += x * x;
+    bb += y * y;
+  }
+  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+}
+
 /** Signal-to-noise ratio in dB of `actual` against `expected` (same length). */
 export function snrDb(expected: ArrayLike<number>, actual: ArrayLike<number>): number {
   let signal = 0;

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterEach } from "vitest";
+import { correlationAtLag } from "../../bench/analysis.ts";
 import { FRAME_SAMPLES_48K } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder } from "../../src/audio/opus.ts";
 import { convertSampleRate } from "../../src/audio/rate-convert.ts";
@@ -63,20 +64,6 @@ function blockEnergies(pcm: Int16Array, block: number): Float64Array {
   return out;
 }
 
-function correlationAt(a: Int16Array, b: Int16Array, lag: number): number {
-  let ab = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = Math.max(0, -lag); i < a.length && i + lag < b.length; i++) {
-    const x = a[i]!;
-    const y = b[i + lag]!;
-    ab += x * y;
-    aa += x * x;
-    bb += y * y;
-  }
-  return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
-}
-
 /**
  * Normalised correlation of `excerpt` against `reference` at the best alignment (`excerpt[i]` against
  * `reference[i + lag]`), over their overlap. The lag is found coarsely on 10 ms loudness envelopes,
@@ -106,7 +93,7 @@ export function alignedCorrelation(
   }
   let best = { correlation: -1, lag: 0 };
   for (let lag = (coarse - 2) * block; lag <= (coarse + 2) * block; lag++) {
-    const correlation = correlationAt(excerpt, reference, lag);
+    const correlation = correlationAtLag(excerpt, reference, lag);
     if (correlation > best.correlation) best = { correlation, lag };
   }
   return { correlation: best.correlation, lagMs: (best.lag * 1000) / sampleRate };

@@ -1,6 +1,7 @@
 /** A raw WebSocket Voice Live client for the local server's tests, and the speech fixtures. */
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
+import { correlationAtLag } from "../../bench/analysis.ts";
 import { createInputResampler, readWav } from "../../src/audio/index.ts";
 import type { ServerEvent, ServerEventOf, ServerEventType } from "../../src/voicelive/protocol.ts";
 
@@ -35,19 +36,7 @@ export function concatPcm(parts: readonly Int16Array[]): Int16Array {
 /** Peak normalised cross-correlation of two signals over lags in [-maxLag, maxLag]. */
 export function peakCorrelation(a: Int16Array, b: Int16Array, maxLag: number): number {
   let best = -1;
-  for (let lag = -maxLag; lag <= maxLag; lag++) {
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let i = Math.max(0, -lag); i < a.length && i + lag < b.length; i++) {
-      const x = a[i]!;
-      const y = b[i + lag]!;
-      ab += x * y;
-      aa += x * x;
-      bb += y * y;
-    }
-    if (aa > 0 && bb > 0) best = Math.max(best, ab / Math.sqrt(aa * bb));
-  }
+  for (let lag = -maxLag; lag <= maxLag; lag++) best = Math.max(best, correlationAtLag(a, b, lag));
   return best;
 }
 

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { correlationAtLag } from "../../bench/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder, OpusFrameEncoder } from "../../src/audio/opus.ts";
 import { upmixMono } from "../../src/audio/pcm.ts";
@@ -103,18 +104,7 @@ export function leftChannel(frames: readonly Int16Array[]): Float64Array {
 export function bestFrameCorrelation(a: Float64Array, b: Float64Array, maxFrameLag = 3): number {
   let best = -1;
   for (let lag = -maxFrameLag; lag <= maxFrameLag; lag++) {
-    const shift = lag * FRAME_SAMPLES_48K;
-    let ab = 0;
-    let aa = 0;
-    let bb = 0;
-    for (let i = Math.max(0, shift); i < a.length && i - shift < b.length; i++) {
-      const x = a[i]!;
-      const y = b[i - shift]!;
-      ab += x * y;
-      aa += x * x;
-      bb += y * y;
-    }
-    if (aa > 0 && bb > 0) best = Math.max(best, ab / Math.sqrt(aa * bb));
+    best = Math.max(best, correlationAtLag(a, b, -lag * FRAME_SAMPLES_48K));
   }
   return best;
 }
