@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { Metrics } from "../../src/metrics/metrics.ts";
 import { waitFor } from "../sim/harness.ts";
 import { fixtureFrames, useHarness } from "./helpers.ts";
 
@@ -40,5 +41,31 @@ describe("Voice Live drop mid-response", () => {
 
     expect(guild.record.notices).toHaveLength(1);
     expect(guild.record.notices[0]).toMatch(/reconnecting/i);
+  });
+});
+
+describe("audio during a Voice Live outage", () => {
+  const start = useHarness();
+
+  it("is dropped, not queued, and counted in the dropped-frames metric", async () => {
+    const metrics = new Metrics();
+    const harness = await start({ metrics });
+    const local = harness.local!;
+    const guild = await harness.join();
+    const user = await guild.addUser();
+    const speaking = guild.speak(user, { pcm: fixtureFrames("speech-weather-question.wav", 3000) });
+    await waitFor(() => guild.record.appends > 25, "half a second of appends");
+    local.terminateAll();
+    await speaking;
+    await waitFor(() => guild.status()?.voiceLive === "ready", "the reconnect");
+    await guild.leave("test over");
+
+    const sent = local.clientEvents.reduce((sum, session) => sum + session.audioMs, 0);
+    const dropped = (await metrics.droppedFrames.get()).values.find(
+      (value) => value.labels.stage === "voicelive_send",
+    )?.value;
+    // Whatever the outage swallowed is gone for good (not replayed to the new session) and counted.
+    expect(dropped).toBeGreaterThan(0);
+    expect(sent + (dropped ?? 0) * 20).toBeLessThanOrEqual(guild.record.appendedMs + 40);
   });
 });
