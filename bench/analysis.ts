@@ -250,14 +250,10 @@ export function aliasRejectionDb(
   points: number,
   amplitude = 16_000,
 ): number {
-  let worst = 0;
-  for (const frequency of frequencyGrid(fromHz, toHz, points)) {
-    const input = sine(frequency, inputRate, inputRate / 2, amplitude);
-    const output = makeResampler()(input);
-    const settled = output.subarray(Math.floor(output.length / 10));
-    worst = Math.max(worst, toneAmplitude(settled, foldedFrequency(frequency, outputRate), outputRate));
-  }
-  return -db(worst / amplitude);
+  return worstLeakDb(makeResampler, inputRate, fromHz, toHz, points, amplitude, (frequency) => [
+    foldedFrequency(frequency, outputRate),
+    outputRate,
+  ]);
 }
 
 /**
@@ -272,12 +268,31 @@ export function imageRejectionDb(
   points: number,
   amplitude = 16_000,
 ): number {
+  return worstLeakDb(makeResampler, inputRate, fromHz, toHz, points, amplitude, (frequency) => [
+    inputRate - frequency,
+    2 * inputRate,
+  ]);
+}
+
+/**
+ * Tones across [fromHz, toHz] through fresh resamplers; the loudest leak, measured where
+ * `leakOf(frequency)` says it lands ([Hz, output rate]), in dB below the input amplitude.
+ */
+function worstLeakDb(
+  makeResampler: () => Resample,
+  inputRate: number,
+  fromHz: number,
+  toHz: number,
+  points: number,
+  amplitude: number,
+  leakOf: (frequency: number) => readonly [number, number],
+): number {
   let worst = 0;
   for (const frequency of frequencyGrid(fromHz, toHz, points)) {
-    const input = sine(frequency, inputRate, inputRate / 2, amplitude);
-    const output = makeResampler()(input);
+    const output = makeResampler()(sine(frequency, inputRate, inputRate / 2, amplitude));
     const settled = output.subarray(Math.floor(output.length / 10));
-    worst = Math.max(worst, toneAmplitude(settled, inputRate - frequency, 2 * inputRate));
+    const [leakHz, outputRate] = leakOf(frequency);
+    worst = Math.max(worst, toneAmplitude(settled, leakHz, outputRate));
   }
   return -db(worst / amplitude);
 }

@@ -7,16 +7,9 @@ export const FRAME_SAMPLES_48K = (DISCORD_SAMPLE_RATE * FRAME_MS) / 1000;
 /** Interleaved samples (both channels) in one 20 ms stereo frame at 48 kHz. */
 export const FRAME_SAMPLES_48K_STEREO = FRAME_SAMPLES_48K * DISCORD_CHANNELS;
 
-/** Voice Live `pcm16` audio is 24 kHz mono, in and out. */
-export const VOICE_LIVE_INPUT_RATE = 24_000;
+/** Voice Live's `pcm16` output is 24 kHz mono. */
 export const VOICE_LIVE_OUTPUT_RATE = 24_000;
-/** Voice Live also accepts 16 kHz PCM16 input. */
-export const VOICE_LIVE_PCM16_16K_RATE = 16_000;
 /** Voice Live's `g711_ulaw` / `g711_alaw` formats are 8 kHz mono. */
 export const G711_SAMPLE_RATE = 8_000;
 
 export const FRAME_SAMPLES_24K = (24_000 * FRAME_MS) / 1000;
-export const FRAME_SAMPLES_16K = (16_000 * FRAME_MS) / 1000;
-export const FRAME_SAMPLES_8K = (8_000 * FRAME_MS) / 1000;
-
-export const PCM16_BYTES_PER_SAMPLE = 2;

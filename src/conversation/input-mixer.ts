@@ -17,7 +17,6 @@ interface SpeakerQueue {
   readonly receivedAt: Float64Array;
   head: number;
   size: number;
-  dropped: number;
   /** A frame of this speaker went into the last tick's mix. */
   heardLastTick: boolean;
 }
@@ -106,7 +105,6 @@ export class InputMixer {
         receivedAt: new Float64Array(this.#maxQueued),
         head: 0,
         size: 0,
-        dropped: 0,
         heardLastTick: false,
       };
       this.#queues.set(speakerId, queue);
@@ -115,7 +113,6 @@ export class InputMixer {
     if (queue.size === this.#maxQueued) {
       queue.head = (queue.head + 1) % this.#maxQueued;
       queue.size--;
-      queue.dropped++;
       this.#droppedFrames++;
     }
     const slot = (queue.head + queue.size) % this.#maxQueued;

@@ -1,3 +1,5 @@
+import { FRAME_MS, VOICE_LIVE_OUTPUT_RATE } from "../audio/constants.ts";
+
 /**
  * What the channel actually heard of each assistant audio item: milliseconds received from Voice
  * Live and frames that reached the Discord connection. The truncate on barge-in carries
@@ -14,8 +16,6 @@ export interface PlaybackItem {
   firstSentAt: number | undefined;
 }
 
-const OUTPUT_RATE = 24_000;
-const FRAME_MS = 20;
 const MAX_ITEMS = 64;
 
 export class PlaybackLedger {
@@ -60,5 +60,5 @@ export class PlaybackLedger {
 }
 
 export function receivedMs(item: PlaybackItem): number {
-  return Math.floor((item.receivedSamples * 1000) / OUTPUT_RATE);
+  return Math.floor((item.receivedSamples * 1000) / VOICE_LIVE_OUTPUT_RATE);
 }
