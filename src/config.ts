@@ -25,6 +25,8 @@ export interface Config {
     readonly token: string;
     readonly clientId: string | undefined;
     readonly guildId: string | undefined;
+    /** REST base (no version): Discord itself, or a REST proxy in front of it. */
+    readonly apiUrl: string;
   };
   /** Absent means the in-process local Voice Live server (echo replies). */
   readonly azure: AzureVoiceLiveConfig | undefined;
@@ -53,6 +55,7 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export const SECRET_VARIABLES: readonly string[] = ["DISCORD_TOKEN", "AZURE_VOICELIVE_API_KEY"];
 
 export const DEFAULTS = {
+  DISCORD_API_URL: "https://discord.com/api",
   AZURE_VOICELIVE_MODEL: "gpt-realtime",
   AZURE_VOICELIVE_API_VERSION: "2025-10-01",
   AZURE_TOKEN_SCOPE: "https://ai.azure.com/.default",
@@ -126,6 +129,7 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
   };
   const clientId = snowflake("DISCORD_CLIENT_ID", requirements.discordClientId === true);
   const guildId = snowflake("DISCORD_GUILD_ID", false);
+  const apiUrl = discordApiUrl(read("DISCORD_API_URL") ?? DEFAULTS.DISCORD_API_URL, problems);
 
   let azure: AzureVoiceLiveConfig | undefined;
   const endpoint = read("AZURE_VOICELIVE_ENDPOINT");
@@ -207,7 +211,7 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
   const metricsPort = metricsRaw === undefined ? undefined : integer("METRICS_PORT", metricsRaw, 0, 65535);
 
   const config: Config = {
-    discord: { token: token ?? "", clientId, guildId },
+    discord: { token: token ?? "", clientId, guildId, apiUrl },
     azure,
     voiceLive: {
       inputSampleRate: inputRate === 16000 ? 16000 : 24000,
@@ -252,6 +256,36 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(config);
+}
+
+/**
+ * The REST base as @discordjs/rest wants it (it appends /v10/...): http(s), no credentials, query or
+ * fragment (the token travels only in the Authorization header), no trailing slash.
+ */
+function discordApiUrl(raw: string, problems: string[]): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== "https:" && url.protocol !== "http:")) {
+    problems.push(
+      `DISCORD_API_URL must be an http(s) URL such as ${DEFAULTS.DISCORD_API_URL}, got ${JSON.stringify(raw.slice(0, 80))}`,
+    );
+    return DEFAULTS.DISCORD_API_URL;
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    problems.push("DISCORD_API_URL must not carry credentials, a query string or a fragment");
+    return DEFAULTS.DISCORD_API_URL;
+  }
+  if (/\/v\d+\/?$/.test(url.pathname)) {
+    problems.push(
+      `DISCORD_API_URL must not name an API version (the bot adds /v10), got ${JSON.stringify(raw.slice(0, 80))}`,
+    );
+    return DEFAULTS.DISCORD_API_URL;
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
 
 function deepFreeze<T>(value: T): T {

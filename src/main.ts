@@ -1,25 +1,14 @@
 /**
- * `npm start`: configuration -> logger -> store -> conversations -> Discord client -> router, and a
- * graceful shutdown on SIGINT/SIGTERM.
+ * `npm start`: configuration -> logger -> store -> the bot application (src/app.ts), a graceful
+ * shutdown on SIGINT/SIGTERM, and one clear line for every setup mistake.
  */
-import { Events } from "discord.js";
+import { createBotApp, LoginError } from "./app.ts";
 import { type Config, ConfigError, configSecrets, loadConfig } from "./config.ts";
-import { ConversationManager } from "./conversation/manager.ts";
-import { AutoLeave } from "./discord/auto-leave.ts";
-import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
-import { inviteUrl } from "./discord/permissions.ts";
-import { RateLimiter } from "./discord/rate-limit.ts";
 import { COMMANDS } from "./discord/registry.ts";
-import { createRouter } from "./discord/router.ts";
-import { createShutdown } from "./discord/shutdown.ts";
-import { schedule } from "./discord/timers.ts";
 import { createLogger, type Logger, registerSecret, setRootLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
-import { type MetricsServer, startMetricsServer } from "./metrics/server.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";
 import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
-
-const SHUTDOWN_DEADLINE_MS = 5_000;
 
 /** A mistake in the setup: its message on stderr, no stack trace, exit code 1. */
 function exitWithMessage(message: string): never {
@@ -71,67 +60,16 @@ async function main(): Promise<void> {
   process.on("uncaughtException", (error) => logger.error({ err: error }, "uncaught exception"));
 
   const store = openStore(config, configuredPersona(config), logger);
-  const metrics = new Metrics({ processMetrics: true });
-  const conversations = new ConversationManager({ config, logger, usage: store, metrics });
-  const backend = conversations.backend;
-
-  const client = createDiscordClient();
-  let metricsServer: MetricsServer | undefined;
-  if (config.metricsPort !== undefined) {
-    metricsServer = await startMetricsServer(
-      metrics,
-      () => ({
-        ok: client.isReady(),
-        details: {
-          discord: client.isReady() ? "ready" : "connecting",
-          conversations: conversations.size,
-          backend,
-        },
-      }),
-      config.metricsPort,
-      logger,
-    );
-  }
-  const autoLeave = new AutoLeave({
-    graceMs: config.conversation.emptyChannelGraceSeconds * 1000,
-    humansInConversation: humansInConversation(client, conversations),
-    leave: (guildId) => {
-      conversations
-        .leave(guildId, "everyone left the voice channel")
-        .catch((error: unknown) => logger.warn({ err: error, guildId }, "could not leave the empty channel"));
-    },
-    schedule,
-  });
-  const router = createRouter({
-    commands: COMMANDS,
-    services: { store, conversations, logger, conversationStarted: (guildId) => autoLeave.check(guildId) },
-    limiter: new RateLimiter({ perMinute: config.commandsPerMinutePerGuild }),
+  const app = createBotApp({
+    config,
     logger,
-  });
-  wireClient(client, { router, conversations, autoLeave, logger });
-
-  const shutdown = createShutdown({
-    steps: [
-      { name: "stop auto-leave timers", run: () => autoLeave.stop() },
-      { name: "leave voice channels", run: () => conversations.closeAll("the bot is shutting down") },
-      { name: "close the database", run: () => store.close() },
-      { name: "stop the metrics server", run: () => metricsServer?.close() },
-      { name: "disconnect from Discord", run: () => client.destroy() },
-    ],
-    logger,
+    store,
+    metrics: new Metrics({ processMetrics: true }),
     exit: (code) => process.exit(code),
-    schedule,
-    deadlineMs: SHUTDOWN_DEADLINE_MS,
   });
-  process.on("SIGINT", () => void shutdown("SIGINT"));
-  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void app.shutdown("SIGINT"));
+  process.on("SIGTERM", () => void app.shutdown("SIGTERM"));
 
-  client.once(Events.ClientReady, (ready) => {
-    logger.info(
-      { user: ready.user.tag, guilds: ready.guilds.cache.size, invite: inviteUrl(ready.application.id) },
-      "connected to Discord; invite the bot with the link in `invite`",
-    );
-  });
   if (config.azure === undefined) {
     logger.warn(
       "no AZURE_VOICELIVE_ENDPOINT: using the local Voice Live backend, which echoes what it hears",
@@ -139,20 +77,22 @@ async function main(): Promise<void> {
   }
   logger.info(
     {
-      backend,
+      backend: app.conversations.backend,
       azureEndpoint: config.azure?.endpoint,
       azureAuth:
         config.azure === undefined ? undefined : config.azure.apiKey === undefined ? "entra-id" : "api-key",
+      discordApi: config.discord.apiUrl,
       database: config.databasePath,
       commands: COMMANDS.map((command) => command.data.name),
     },
     "starting",
   );
   try {
-    await client.login(config.discord.token);
+    await app.start();
   } catch (error) {
-    logger.fatal({ err: error }, "could not log in to Discord");
-    await shutdown("login failed", 1);
+    if (error instanceof LoginError) process.stderr.write(`${error.message}\n`);
+    else logger.fatal({ err: error }, "could not log in to Discord");
+    await app.shutdown("login failed", 1);
   }
 }
 

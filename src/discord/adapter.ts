@@ -1,4 +1,5 @@
 import {
+  type APIModalInteractionResponseCallbackData,
   type AutocompleteInteraction,
   ChannelType,
   type ChatInputCommandInteraction,
@@ -16,6 +17,7 @@ import type {
   GuildAccess,
   ModalContext,
   ReplyMessage,
+  ResponseState,
 } from "./context.ts";
 import { InteractionResponder, type InteractionTransport } from "./responder.ts";
 import type { Router } from "./router.ts";
@@ -111,56 +113,75 @@ export function guildAccess(guild: Guild): GuildAccess {
   };
 }
 
-function baseOf(interaction: ChatInputCommandInteraction | ModalSubmitInteraction) {
-  const responder = new InteractionResponder(transportOf(interaction));
-  return {
-    guildId: interaction.guildId,
-    userId: interaction.user.id,
-    memberPermissions: interaction.memberPermissions?.bitfield ?? null,
-    guild: interaction.guild === null ? null : guildAccess(interaction.guild),
-    get state() {
-      return responder.state;
-    },
-    reply: (message: ReplyMessage) => responder.reply(message),
-    defer: (options: { readonly ephemeral: boolean }) => responder.defer(options),
-    showModal: responder.showModal.bind(responder),
-  };
+/**
+ * What command and modal contexts share. A class, not an object literal, so `state` stays a live
+ * getter on the prototype: spreading a literal would copy the getter's first value ("none") and the
+ * router would think every answered command went unanswered.
+ */
+class AdaptedInteraction {
+  readonly guildId: string | null;
+  readonly userId: string;
+  readonly memberPermissions: bigint | null;
+  readonly guild: GuildAccess | null;
+  readonly #responder: InteractionResponder;
+
+  constructor(interaction: ChatInputCommandInteraction | ModalSubmitInteraction) {
+    this.#responder = new InteractionResponder(transportOf(interaction));
+    this.guildId = interaction.guildId;
+    this.userId = interaction.user.id;
+    this.memberPermissions = interaction.memberPermissions?.bitfield ?? null;
+    this.guild = interaction.guild === null ? null : guildAccess(interaction.guild);
+  }
+
+  get state(): ResponseState {
+    return this.#responder.state;
+  }
+
+  reply(message: ReplyMessage): Promise<void> {
+    return this.#responder.reply(message);
+  }
+
+  defer(options: { readonly ephemeral: boolean }): Promise<void> {
+    return this.#responder.defer(options);
+  }
+
+  showModal(modal: APIModalInteractionResponseCallbackData): Promise<void> {
+    return this.#responder.showModal(modal);
+  }
 }
 
 export function commandContext(interaction: ChatInputCommandInteraction): CommandContext {
   const { options } = interaction;
-  return {
-    ...baseOf(interaction),
+  return Object.assign(new AdaptedInteraction(interaction), {
     commandName: interaction.commandName,
     options: {
       subcommand: options.getSubcommand(false),
-      string: (name) => options.getString(name),
-      number: (name) => options.getNumber(name),
-      integer: (name) => options.getInteger(name),
-      boolean: (name) => options.getBoolean(name),
-      channel(name) {
+      string: (name: string) => options.getString(name),
+      number: (name: string) => options.getNumber(name),
+      integer: (name: string) => options.getInteger(name),
+      boolean: (name: string) => options.getBoolean(name),
+      channel(name: string) {
         const channel = options.getChannel(name);
         return channel === null
           ? null
           : { id: channel.id, name: channel.name ?? channel.id, kind: channelKind(channel.type) };
       },
-      role(name) {
+      role(name: string) {
         const role = options.getRole(name);
         return role === null ? null : { id: role.id, name: role.name };
       },
     },
-  };
+  });
 }
 
 export function modalContext(interaction: ModalSubmitInteraction): ModalContext {
-  return {
-    ...baseOf(interaction),
+  return Object.assign(new AdaptedInteraction(interaction), {
     customId: interaction.customId,
-    field(customId) {
+    field(customId: string) {
       const field = interaction.fields.fields.get(customId);
       return field !== undefined && "value" in field && typeof field.value === "string" ? field.value : null;
     },
-  };
+  });
 }
 
 export function autocompleteContext(interaction: AutocompleteInteraction): AutocompleteContext {

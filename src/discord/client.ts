@@ -8,12 +8,14 @@ import type { Router } from "./router.ts";
 /**
  * Guilds (channels, roles, the bot's own member) and GuildVoiceStates (who is in which voice
  * channel) are all the bot needs; no privileged intent. Mentions are off by default so a caption of
- * someone saying "@everyone" pings nobody.
+ * someone saying "@everyone" pings nobody. `apiUrl` is DISCORD_API_URL.
  */
-export function createDiscordClient(): Client {
+export function createDiscordClient(options: { readonly apiUrl: string }): Client {
   return new Client({
     intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildVoiceStates],
     allowedMentions: { parse: [] },
+    // The gateway URL comes from GET /gateway/bot on this base, as with Discord itself.
+    rest: { api: options.apiUrl },
   });
 }
 

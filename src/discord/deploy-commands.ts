@@ -24,7 +24,7 @@ async function deploy(args: readonly string[]): Promise<number> {
   const config = loadConfig(process.env, { discordToken: true, discordClientId: true });
   const { token, clientId, guildId } = config.discord;
   if (clientId === undefined) throw new ConfigError(["DISCORD_CLIENT_ID is required"]);
-  const rest = new REST().setToken(token);
+  const rest = new REST({ api: config.discord.apiUrl }).setToken(token);
   await rest.put(
     guildId === undefined
       ? Routes.applicationCommands(clientId)

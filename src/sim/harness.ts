@@ -17,6 +17,7 @@ import type { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
 import { paceFrames } from "./frame-pacer.ts";
+import { snowflake } from "./snowflake.ts";
 import { trustLoopbackCertificate } from "./tls.ts";
 import { type BotPacket, LoopbackVoiceServer, type Speech } from "./voice-server.ts";
 
@@ -164,7 +165,6 @@ export interface BargeInFigures {
 
 const READY_TIMEOUT_MS = 5_000;
 const POLL_MS = 5;
-const DISCORD_EPOCH = 1_420_070_400_000n;
 const LOCAL_MODEL = "local-echo";
 const API_VERSION = "2025-10-01";
 const TOKEN_SCOPE = "https://ai.azure.com/.default";
@@ -172,15 +172,7 @@ const TOKEN_SCOPE = "https://ai.azure.com/.default";
 const LOCAL_CONNECTIONS_PER_MINUTE = 10_000;
 const DEFAULT_IDLE_TIMEOUT_SECONDS = 600;
 
-let snowflakeSequence = 0;
 let harnessCount = 0;
-
-/** A Discord-shaped id (timestamp, process, sequence), distinct within the process. */
-export function snowflake(): string {
-  snowflakeSequence = (snowflakeSequence + 1) & 0xfff;
-  const time = BigInt(Date.now()) - DISCORD_EPOCH;
-  return ((time << 22n) | (BigInt(process.pid & 0x3ff) << 12n) | BigInt(snowflakeSequence)).toString();
-}
 
 /**
  * Any PCM16 WAV as Discord audio: 48 kHz stereo 20 ms frames (mono is duplicated to both channels,

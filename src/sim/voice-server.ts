@@ -186,14 +186,21 @@ export class LoopbackVoiceServer {
           guild.gatewayRequests.push(request);
           return guild.adapterAvailable;
         },
-        issueToken: () => {
-          guild.token = randomBytes(16).toString("hex");
-          return guild.token;
-        },
+        issueToken: () => this.issueToken(ids.guildId),
       },
       ids,
     );
     return guild.adapter.creator;
+  }
+
+  /**
+   * A fresh voice token for the guild, as a main gateway puts in VOICE_SERVER_UPDATE: only the
+   * latest one identifies.
+   */
+  issueToken(guildId: string): string {
+    const guild = this.guild(guildId);
+    guild.token = randomBytes(16).toString("hex");
+    return guild.token;
   }
 
   /** The gateway voice state requests the bot made for this guild (joins, rejoins, leaves). */
@@ -332,6 +339,14 @@ export class LoopbackVoiceServer {
       );
     }
     ws.close(action);
+  }
+
+  /** Closes the guild's voice WebSocket with `code` if one is open (Discord's 4014 on a move or kick). */
+  closeSession(guildId: string, code: number): boolean {
+    const ws = this.guilds.get(guildId)?.session?.ws;
+    if (ws === undefined) return false;
+    ws.close(code);
+    return true;
   }
 
   /**

@@ -7,7 +7,7 @@ import { INVITE_PERMISSIONS, inviteUrl } from "../../src/discord/permissions.ts"
 
 describe("what the bot asks Discord for", () => {
   it("connects with exactly the Guilds and GuildVoiceStates intents, no privileged one, and mentions off", async () => {
-    const client = createDiscordClient();
+    const client = createDiscordClient({ apiUrl: "https://discord.com/api" });
     try {
       const intents = new IntentsBitField(client.options.intents);
       expect(intents.toArray().sort()).toEqual(["GuildVoiceStates", "Guilds"]);
