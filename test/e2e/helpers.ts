@@ -1,0 +1,22 @@
+import type { AppHarness } from "../../src/sim/app-harness.ts";
+import { encodeFrames, speechFrames, waitFor } from "../sim/harness.ts";
+
+/** The weather question, as Opus packets a member's client would send. */
+export const QUESTION = encodeFrames(speechFrames("speech-weather-question.wav", 150));
+
+/** Non-silent packets the bot has sent into the guild's channel so far. */
+export function botPackets(h: AppHarness): number {
+  return h.voice.botAudio(h.guild.id).filter((packet) => !packet.isSilence).length;
+}
+
+/** The member asks the question; resolves once at least `packets` more bot packets were heard. */
+export async function askAndHear(h: AppHarness, packets = 20, timeoutMs = 15_000): Promise<void> {
+  const before = botPackets(h);
+  await h.voice.speakAs(h.guild.id, h.userId, { opus: QUESTION });
+  await waitFor(() => botPackets(h) >= before + packets, "the bot's answer", timeoutMs);
+}
+
+/** Voice Live connections the bot opened (one per session). */
+export function voiceLiveSessions(h: AppHarness): number {
+  return h.local.clientEvents.length;
+}
