@@ -89,7 +89,8 @@ export interface ConversationOptions {
   ) => { ok: true; config: SessionConfig } | { ok: false; problems: readonly string[] };
   readonly inputRate: 24_000 | 16_000;
   readonly isAllowedSpeaker: SpeakerPredicate;
-  readonly notify: (text: string) => Promise<void>;
+  /** Posts a line in the chat of the voice channel the bot is in now. */
+  readonly notify: (text: string, voiceChannelId: string) => Promise<void>;
   readonly captions?: CaptionSink;
   readonly names?: SpeakerNames;
   readonly botName?: string;
@@ -104,7 +105,6 @@ export interface ConversationOptions {
 
 export class Conversation {
   readonly guildId: string;
-  readonly channelId: string;
   readonly startedAt = Date.now();
   readonly #options: ConversationOptions;
   readonly #log: Logger;
@@ -140,7 +140,6 @@ export class Conversation {
   constructor(options: ConversationOptions) {
     this.#options = options;
     this.guildId = options.guildId;
-    this.channelId = options.channelId;
     this.#settings = options.settings;
     this.#log = options.logger;
     this.#session = options.session;
@@ -183,6 +182,11 @@ export class Conversation {
   /** Input audio Voice Live never got: send buffer overflow, or offered while disconnected. */
   get voiceLiveDroppedAudioMs(): number {
     return this.#session.droppedAudioMs;
+  }
+
+  /** The voice channel the bot is in now: a moderator may have moved it since the join. */
+  get channelId(): string {
+    return this.#voice.channelId;
   }
 
   status(): ConversationStatus {
@@ -430,7 +434,10 @@ export class Conversation {
     const onReady = (info: { reconnected: boolean }): void => {
       if (info.reconnected) this.#log.info("Discord voice reconnected");
     };
-    const onDestroyed = (end: VoiceEnd): void => this.#endBySelf(end.message);
+    const onDestroyed = (end: VoiceEnd): void => {
+      if (end.kind !== "left") this.#notify(`Conversation ended: ${end.message}.`);
+      this.#endBySelf(end.message);
+    };
     voice.on("reconnecting", onReconnecting);
     voice.on("ready", onReady);
     voice.on("destroyed", onDestroyed);
@@ -537,7 +544,9 @@ export class Conversation {
   }
 
   #notify(text: string): void {
-    this.#options.notify(text).catch((error: unknown) => this.#log.warn({ err: error }, "notice not sent"));
+    this.#options
+      .notify(text, this.channelId)
+      .catch((error: unknown) => this.#log.warn({ err: error }, "notice not sent"));
   }
 
   /** Adds the drops counted since the last report to the Prometheus counter, by where they happened. */

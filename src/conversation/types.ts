@@ -18,8 +18,8 @@ export interface JoinRequest {
   readonly settings: GuildSettings;
   /** Whether a member may be heard (role policy, bots). Called once per new speaker. */
   readonly isAllowedSpeaker: (userId: string) => Promise<boolean> | boolean;
-  /** Posts a short line in the voice channel's text chat (or the captions channel). */
-  readonly notify: (text: string) => Promise<void>;
+  /** Posts a line in the chat of the voice channel the bot is in now. */
+  readonly notify: (text: string, voiceChannelId: string) => Promise<void>;
   /** Sends or edits caption messages; absent when captions are off. */
   readonly captions?: CaptionSink;
 }

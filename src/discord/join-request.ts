@@ -63,9 +63,9 @@ export function buildJoinRequest(input: JoinRequestInput): JoinRequest {
         return false;
       }
     },
-    async notify(text) {
+    async notify(text, voiceChannelId) {
       try {
-        await guild.send(channel.id, truncate(text, MESSAGE_LIMIT));
+        await guild.send(voiceChannelId, truncate(text, MESSAGE_LIMIT));
       } catch (error) {
         logger.warn({ err: error }, "could not post a notice in the voice channel's chat");
       }

@@ -77,6 +77,7 @@ const MAX_BACKOFF_MS = 30_000;
 export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionEvents> {
   readonly guildId: string;
   readonly connection: VoiceConnection;
+  private readonly joinedChannelId: string;
   private readonly logger: Logger;
   private readonly movedWaitMs: number;
   private readonly maxRejoinAttempts: number;
@@ -92,6 +93,7 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
   constructor(options: ManagedVoiceConnectionOptions) {
     super();
     this.guildId = options.guildId;
+    this.joinedChannelId = options.channelId;
     this.logger = (options.logger ?? log).child({ guildId: options.guildId, component: "voice-connection" });
     this.movedWaitMs = options.movedWaitMs ?? 5_000;
     this.maxRejoinAttempts = options.maxRejoinAttempts ?? 5;
@@ -230,6 +232,11 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
         this.emit("destroyed", this.end);
         return;
     }
+  }
+
+  /** The channel Discord last put the bot in (a moderator's move updates it). */
+  get channelId(): string {
+    return this.connection.joinConfig.channelId ?? this.joinedChannelId;
   }
 
   private onNetworkingClose(code: number): void {

@@ -169,7 +169,7 @@ describe("the join request", () => {
   it("keeps a failing post away from the conversation and logs it", async () => {
     const request = await joined();
     h.guild.send = () => Promise.reject(new Error("Missing Permissions"));
-    await expect(request.notify("reconnecting")).resolves.toBeUndefined();
+    await expect(request.notify("reconnecting", VOICE.id)).resolves.toBeUndefined();
     expect(h.logLines.join("\n")).toContain("Missing Permissions");
   });
 });
