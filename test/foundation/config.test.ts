@@ -26,6 +26,26 @@ describe("configuration", () => {
     expect(Object.isFrozen(config.discord)).toBe(true);
   });
 
+  it("DISCORD_API_URL defaults to Discord and takes a REST proxy, without a version or a trailing slash", () => {
+    expect(loadConfig({ DISCORD_TOKEN: SECRET_TOKEN }).discord.apiUrl).toBe("https://discord.com/api");
+    const proxied = loadConfig({
+      DISCORD_TOKEN: SECRET_TOKEN,
+      DISCORD_API_URL: "http://rest-proxy:8080/api/",
+    });
+    expect(proxied.discord.apiUrl).toBe("http://rest-proxy:8080/api");
+    for (const [value, problem] of [
+      ["discord.com/api", /^DISCORD_API_URL must be an http\(s\) URL/],
+      ["ftp://proxy/api", /^DISCORD_API_URL must be an http\(s\) URL/],
+      ["https://user:pw@proxy/api", /^DISCORD_API_URL must not carry credentials/],
+      ["https://proxy/api?token=1", /^DISCORD_API_URL must not carry credentials, a query string/],
+      ["https://proxy/api/v10", /^DISCORD_API_URL must not name an API version/],
+    ] as const) {
+      expect(problemsOf({ DISCORD_TOKEN: SECRET_TOKEN, DISCORD_API_URL: value })).toEqual([
+        expect.stringMatching(problem),
+      ]);
+    }
+  });
+
   it("reads an Azure model-mode endpoint with defaults for model, api version and scope", () => {
     const config = loadConfig({
       DISCORD_TOKEN: SECRET_TOKEN,
