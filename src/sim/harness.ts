@@ -1,21 +1,26 @@
 import { randomBytes } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { getVoiceConnection } from "@discordjs/voice";
+import { Events } from "discord.js";
+import { type BotApp, createBotApp } from "../app.ts";
 import { FRAME_MS, FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../audio/constants.ts";
 import { OpusFrameEncoder } from "../audio/opus.ts";
 import { isSilent } from "../audio/pcm.ts";
 import { convertSampleRate } from "../audio/rate-convert.ts";
 import type { WavAudio } from "../audio/wav.ts";
-import type { AzureVoiceLiveConfig, InputSampleRate } from "../config.ts";
+import { type AzureVoiceLiveConfig, type Config, type InputSampleRate, loadConfig } from "../config.ts";
 import type { BargeInInfo, ConversationObserver } from "../conversation/conversation.ts";
 import { LatencyRecorder } from "../conversation/latency.ts";
 import { ConversationManager } from "../conversation/manager.ts";
 import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../conversation/types.ts";
+import { commandPayload } from "../discord/registry.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
 import { type Logger, log } from "../log.ts";
-import type { Metrics } from "../metrics/metrics.ts";
+import { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
+import { type GuildStore, openGuildStore } from "../store/guild-store.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
+import { type ChannelMessage, type InteractionRecord, LoopbackDiscord } from "./discord/index.ts";
 import { paceFrames } from "./frame-pacer.ts";
 import { snowflake } from "./snowflake.ts";
 import { trustLoopbackCertificate } from "./tls.ts";
@@ -55,6 +60,19 @@ export interface SimHarnessOptions {
   readonly logger?: Logger;
   /** Prometheus metrics the conversations report to (`npm run simulate` with METRICS_PORT). */
   readonly metrics?: Metrics;
+  /**
+   * Run the real bot application (src/app.ts) logged in to a loopback Discord: each guild is a
+   * Discord server whose member runs /join as an interaction, and notices and captions are
+   * messages there. Without it the harness drives a ConversationManager directly (benchmarks).
+   */
+  readonly discord?: boolean;
+}
+
+/** The Discord side of a harness in application mode. */
+interface DiscordSide {
+  readonly discord: LoopbackDiscord;
+  readonly app: BotApp;
+  readonly store: GuildStore;
 }
 
 export interface SimJoinOptions {
@@ -164,6 +182,8 @@ export interface BargeInFigures {
 }
 
 const READY_TIMEOUT_MS = 5_000;
+/** /join waits for Discord voice and Voice Live (Azure: a few seconds). */
+const JOIN_TIMEOUT_MS = 30_000;
 const POLL_MS = 5;
 const LOCAL_MODEL = "local-echo";
 const API_VERSION = "2025-10-01";
@@ -243,11 +263,14 @@ export class SimHarness {
   readonly #unsubscribe: () => void;
   #closed = false;
 
+  readonly #discordSide: DiscordSide | undefined;
+
   private constructor(
     voice: LoopbackVoiceServer,
     local: LocalVoiceLiveServer | undefined,
     azure: AzureVoiceLiveConfig,
     options: SimHarnessOptions,
+    discord: LoopbackDiscord | undefined,
   ) {
     const backend = options.backend ?? { kind: "local" };
     this.voice = voice;
@@ -256,32 +279,54 @@ export class SimHarness {
     this.inputRate = options.inputRate ?? 24_000;
     this.voiceGroup = `sim-${process.pid}-${++harnessCount}`;
     this.#recordAudio = options.recordAudio ?? true;
-    this.manager = new ConversationManager({
-      backendLabel: backend.kind,
-      config: {
-        azure,
-        voiceLive: {
-          inputSampleRate: this.inputRate,
-          connectionsPerMinute:
-            backend.kind === "azure" ? (backend.connectionsPerMinute ?? 30) : LOCAL_CONNECTIONS_PER_MINUTE,
-          sessionMaxMinutes: 55,
-        },
-        conversation: {
-          idleTimeoutSeconds: options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS,
-          emptyChannelGraceSeconds: 60,
-        },
-      },
-      logger: options.logger ?? log,
-      voiceGroup: this.voiceGroup,
-      observe: (guildId) => this.#guilds.get(guildId)?.observer,
-      ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
-      ...(backend.kind === "azure" && backend.credential !== undefined
-        ? { credential: backend.credential }
-        : {}),
-    });
+    const config = harnessConfig(azure, backend, this.inputRate, options, discord);
+    const logger = options.logger ?? log;
+    const observe = (guildId: string) => this.#guilds.get(guildId)?.observer;
+    const credential =
+      backend.kind === "azure" && backend.credential !== undefined ? { credential: backend.credential } : {};
+    if (discord === undefined) {
+      this.#discordSide = undefined;
+      this.manager = new ConversationManager({
+        backendLabel: backend.kind,
+        config,
+        logger,
+        voiceGroup: this.voiceGroup,
+        observe,
+        ...(options.metrics === undefined ? {} : { metrics: options.metrics }),
+        ...credential,
+      });
+    } else {
+      const store = openGuildStore({
+        path: ":memory:",
+        defaults: defaultPersona({
+          instructions: config.persona.defaultInstructions,
+          voice: config.persona.defaultVoice,
+        }),
+        logger,
+      });
+      const app = createBotApp({
+        config,
+        logger,
+        store,
+        metrics: options.metrics ?? new Metrics(),
+        // The simulator ends the process itself; the app's shutdown only releases what it holds.
+        exit: () => undefined,
+        backendLabel: backend.kind,
+        voiceGroup: this.voiceGroup,
+        observe,
+        ...credential,
+      });
+      this.#discordSide = { discord, app, store };
+      this.manager = app.conversations;
+    }
     this.#unsubscribe = voice.onBotAudio((packet) =>
       this.#guilds.get(packet.guildId)?.packetCaptured(packet),
     );
+  }
+
+  /** The loopback Discord in application mode (undefined otherwise). */
+  get discord(): LoopbackDiscord | undefined {
+    return this.#discordSide?.discord;
   }
 
   /** Starts the loopback voice server and the backend (trusting the loopback certificate). */
@@ -293,7 +338,25 @@ export class SimHarness {
       recordBotAudio: options.recordAudio ?? true,
       logger: logger.child({ component: "loopback-voice" }),
     });
-    if (backend.kind === "azure") return new SimHarness(voice, undefined, backend.azure, options);
+    let discord: LoopbackDiscord | undefined;
+    if (options.discord === true) {
+      discord = await LoopbackDiscord.start({
+        voice,
+        logger: logger.child({ component: "loopback-discord" }),
+      });
+      discord.registerCommands(commandPayload());
+    }
+    const started = async (harness: SimHarness): Promise<SimHarness> => {
+      try {
+        await harness.#login();
+      } catch (error) {
+        await harness.close();
+        throw error;
+      }
+      return harness;
+    };
+    if (backend.kind === "azure")
+      return started(new SimHarness(voice, undefined, backend.azure, options, discord));
     const apiKey = randomBytes(24).toString("base64url");
     let local: LocalVoiceLiveServer;
     try {
@@ -306,6 +369,7 @@ export class SimHarness {
         logger,
       });
     } catch (error) {
+      await discord?.close();
       await voice.close();
       throw error;
     }
@@ -317,7 +381,16 @@ export class SimHarness {
       agent: undefined,
       tokenScope: TOKEN_SCOPE,
     };
-    return new SimHarness(voice, local, azure, options);
+    return started(new SimHarness(voice, local, azure, options, discord));
+  }
+
+  /** Application mode: logs the bot in and waits until discord.js is ready. */
+  async #login(): Promise<void> {
+    const side = this.#discordSide;
+    if (side === undefined) return;
+    const ready = new Promise<void>((resolve) => side.app.client.once(Events.ClientReady, () => resolve()));
+    await side.app.start();
+    await ready;
   }
 
   get guilds(): readonly SimGuild[] {
@@ -327,12 +400,19 @@ export class SimHarness {
   /** Joins a new guild's voice channel (resolves once Discord voice and Voice Live are ready). */
   async join(options: SimJoinOptions = {}): Promise<SimGuild> {
     if (this.#closed) throw new Error("the harness is closed");
-    const guildId = options.guildId ?? snowflake();
-    if (this.#guilds.has(guildId)) throw new Error(`guild ${guildId} already joined`);
-    const guild = new SimGuild(this, guildId, this.#recordAudio, this.inputRate);
-    this.#guilds.set(guildId, guild);
     const persona =
       options.persona ?? defaultPersona({ instructions: "You are a test voice.", voice: "alloy" });
+    const side = this.#discordSide;
+    if (side !== undefined) return this.#joinThroughDiscord(side, options, persona);
+    const guildId = options.guildId ?? snowflake();
+    if (this.#guilds.has(guildId)) throw new Error(`guild ${guildId} already joined`);
+    const guild = new SimGuild(
+      this,
+      { guildId, channelId: snowflake(), botId: snowflake() },
+      this.#recordAudio,
+      this.inputRate,
+    );
+    this.#guilds.set(guildId, guild);
     try {
       await this.manager.join({
         guildId,
@@ -358,12 +438,65 @@ export class SimHarness {
     return guild;
   }
 
+  /**
+   * A Discord server with the guild's settings saved, whose member joins the voice channel and
+   * runs /join. Notices (voice channel chat) and captions (the text channel) are recorded from the
+   * messages the bot posts.
+   */
+  async #joinThroughDiscord(side: DiscordSide, options: SimJoinOptions, persona: Persona): Promise<SimGuild> {
+    const { discord, store } = side;
+    const server = discord.addGuild("Simulated server");
+    const initiatorId = discord.addMember(server.id, { username: "initiator" });
+    const guild = new SimGuild(
+      this,
+      { guildId: server.id, channelId: server.voiceChannelId, botId: discord.bot.id, initiatorId },
+      this.#recordAudio,
+      this.inputRate,
+    );
+    this.#guilds.set(server.id, guild);
+    const changed = store.changePersona(server.id, persona);
+    if (!changed.ok) throw new Error(`the persona cannot be saved: ${changed.problems.join("; ")}`);
+    if (options.listen !== undefined) store.setListenPolicy(server.id, options.listen);
+    if (options.captions === true)
+      store.setCaptions(server.id, { enabled: true, channelId: server.textChannelId });
+    const captions = new Map<string, CaptionMessage>();
+    const unsubscribe = discord.onMessage((message: ChannelMessage) => {
+      if (!guild.messages.includes(message)) guild.messages.push(message);
+      const text = message.versions.at(-1)!.content;
+      if (message.channelId === server.voiceChannelId) {
+        guild.record.notices.push(text);
+      } else if (message.channelId === server.textChannelId) {
+        const known = captions.get(message.id);
+        if (known === undefined) {
+          const caption: CaptionMessage = { handle: message.id, texts: [text] };
+          captions.set(message.id, caption);
+          guild.record.captions.push(caption);
+        } else known.texts.push(text);
+      }
+    });
+    guild.onStop(unsubscribe);
+    discord.setUserVoice(server.id, initiatorId, server.voiceChannelId);
+    const join = discord.command(server.id, initiatorId, "join");
+    guild.interactions.push(join);
+    await discord.waitForResponses(join, 2, JOIN_TIMEOUT_MS);
+    if (!this.manager.isActive(server.id)) {
+      const answer = join.responses.at(-1);
+      this.#guilds.delete(server.id);
+      throw new Error(`/join failed: ${answer?.content ?? JSON.stringify(answer?.embeds)}`);
+    }
+    return guild;
+  }
+
   /** Ends every conversation, stops every speaker, closes both servers; frees every socket and timer. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     for (const guild of this.#guilds.values()) guild.stop();
     await this.manager.closeAll("simulation over");
+    if (this.#discordSide !== undefined) {
+      await this.#discordSide.app.shutdown("simulation over");
+      await this.#discordSide.discord.close();
+    }
     this.#unsubscribe();
     await this.voice.close();
     await this.local?.close();
@@ -373,8 +506,14 @@ export class SimHarness {
 /** One guild in the harness: its users, their speech, and what the bot did there. */
 export class SimGuild {
   readonly guildId: string;
-  readonly channelId = snowflake();
-  readonly botId = snowflake();
+  readonly channelId: string;
+  readonly botId: string;
+  /** Application mode: the member who ran /join (already in the channel). */
+  readonly initiatorId: string | undefined;
+  /** Application mode: the interactions run in this guild, oldest first. */
+  readonly interactions: InteractionRecord[] = [];
+  /** Application mode: the messages the bot posted in this server (notices, captions), with edits. */
+  readonly messages: ChannelMessage[] = [];
   readonly record: GuildRecord = emptyRecord();
   readonly observer: ConversationObserver;
   readonly captionSink: CaptionSink;
@@ -383,9 +522,22 @@ export class SimGuild {
   readonly #stop = new AbortController();
   readonly #botAudioWaiters = new Set<(packet: BotPacket) => void>();
 
-  constructor(harness: SimHarness, guildId: string, recordAudio: boolean, inputRate: number) {
+  constructor(
+    harness: SimHarness,
+    ids: {
+      readonly guildId: string;
+      readonly channelId: string;
+      readonly botId: string;
+      readonly initiatorId?: string;
+    },
+    recordAudio: boolean,
+    inputRate: number,
+  ) {
     this.#harness = harness;
-    this.guildId = guildId;
+    this.guildId = ids.guildId;
+    this.channelId = ids.channelId;
+    this.botId = ids.botId;
+    this.initiatorId = ids.initiatorId;
     this.#recordAudio = recordAudio;
     this.observer = this.#createObserver(inputRate);
     this.captionSink = this.#createCaptionSink();
@@ -410,9 +562,19 @@ export class SimGuild {
     return this.#harness.manager.leave(this.guildId, reason);
   }
 
-  /** Puts a user in the channel; resolves once the bot can tell their packets apart. */
-  async addUser(userId: string = snowflake()): Promise<string> {
-    this.#harness.voice.addUser(this.guildId, userId);
+  /**
+   * Puts a user in the channel (application mode: a new member joins it through Discord, or the
+   * initiator, already there); resolves once the bot can tell their packets apart.
+   */
+  async addUser(userId?: string): Promise<string> {
+    const discord = this.#harness.discord;
+    if (discord === undefined) {
+      userId ??= snowflake();
+      this.#harness.voice.addUser(this.guildId, userId);
+    } else if (userId === undefined || userId !== this.initiatorId) {
+      userId = discord.addMember(this.guildId, userId === undefined ? {} : { id: userId });
+      discord.setUserVoice(this.guildId, userId, this.channelId);
+    }
     const deadline = performance.now() + READY_TIMEOUT_MS;
     const connection = (): ReturnType<typeof getVoiceConnection> =>
       getVoiceConnection(this.guildId, this.#harness.voiceGroup);
@@ -463,6 +625,11 @@ export class SimGuild {
   /** Stops every speaker and waiter of this guild (leave and close do it). */
   stop(): void {
     this.#stop.abort();
+  }
+
+  /** Runs `cleanup` when the guild stops. */
+  onStop(cleanup: () => void): void {
+    this.#stop.signal.addEventListener("abort", cleanup, { once: true });
   }
 
   /**
@@ -658,4 +825,28 @@ export function bargeInFigures(
     responseCancelSent: bargeIn.responseCancelSent,
     framesFlushed: bargeIn.framesFlushed,
   };
+}
+
+/** The configuration the harness's bot runs with: the backend's Voice Live settings, Discord's loopback. */
+function harnessConfig(
+  azure: AzureVoiceLiveConfig,
+  backend: HarnessBackend,
+  inputRate: InputSampleRate,
+  options: SimHarnessOptions,
+  discord: LoopbackDiscord | undefined,
+): Config {
+  const loaded = loadConfig(
+    {
+      DISCORD_TOKEN: discord?.token ?? "unused-without-discord",
+      ...(discord === undefined ? {} : { DISCORD_API_URL: discord.apiUrl }),
+      DATABASE_PATH: ":memory:",
+      VOICELIVE_INPUT_SAMPLE_RATE: String(inputRate),
+      VOICELIVE_CONNECTIONS_PER_MINUTE: String(
+        backend.kind === "azure" ? (backend.connectionsPerMinute ?? 30) : LOCAL_CONNECTIONS_PER_MINUTE,
+      ),
+      IDLE_TIMEOUT_SECONDS: String(options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS),
+    },
+    { discordToken: true },
+  );
+  return { ...loaded, azure };
 }

@@ -376,6 +376,7 @@ async function interrupt(
 async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
   const metrics = setup.metricsPort === undefined ? undefined : new Metrics({ processMetrics: true });
   const harness = await SimHarness.start({
+    discord: true,
     backend: setup.backend,
     inputRate: setup.inputRate,
     logger: setup.logger,
@@ -392,7 +393,8 @@ async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
         );
   try {
     const guild = await harness.join({ persona: setup.persona });
-    const speaker = await guild.addUser();
+    // The member who ran /join asks the question.
+    const speaker = await guild.addUser(guild.initiatorId);
     const interrupter = setup.interruption === undefined ? undefined : await guild.addUser();
     const problems: string[] = [];
     const startedAt = performance.now();
@@ -460,6 +462,21 @@ interface SimulationReport {
   readonly clientEvents: readonly ReportClientEvent[];
   readonly notices: readonly string[];
   readonly errors: readonly ReportError[];
+  /** What the bot sent Discord: each interaction's responses, and the messages it posted. */
+  readonly discord: {
+    readonly interactions: readonly {
+      readonly command: string;
+      readonly responses: readonly string[];
+      readonly ephemeral: boolean;
+      /** From the interaction to its first response. */
+      readonly ms: number | null;
+    }[];
+    readonly messages: readonly {
+      readonly channel: "voice" | "text";
+      readonly text: string;
+      readonly edits: number;
+    }[];
+  };
 }
 
 function buildReport(setup: Setup, result: RunResult): SimulationReport {
@@ -523,6 +540,22 @@ function buildReport(setup: Setup, result: RunResult): SimulationReport {
     truncations: record.truncations.map((t) => ({ audioEndMs: t.audioEndMs, atMs: at(t.at) })),
     clientEvents: record.clientEvents.map((run) => ({ type: run.type, count: run.count })),
     notices: [...record.notices],
+    discord: {
+      interactions: guild.interactions.map((interaction) => {
+        const first = interaction.responses[0];
+        return {
+          command: `/${interaction.command}`,
+          responses: interaction.responses.map((response) => response.kind),
+          ephemeral: first?.ephemeral ?? false,
+          ms: first === undefined ? null : first.at - interaction.createdAt,
+        };
+      }),
+      messages: guild.messages.map((message) => ({
+        channel: message.channelId === guild.channelId ? ("voice" as const) : ("text" as const),
+        text: message.versions.at(-1)!.content,
+        edits: message.versions.length - 1,
+      })),
+    },
     errors: [
       ...errors,
       ...problems.map((message) => ({ atMs: at(result.endedAt), source: "simulate", message })),

@@ -89,6 +89,11 @@ describe("npm run simulate", () => {
       { type: "input_audio_buffer.append", count: r.appendEvents },
     ]);
     expect(r.errors).toEqual([]);
+    // The simulated member joined the bot through Discord: /join deferred, then edited once, public.
+    expect(r.discord.interactions).toEqual([
+      { command: "/join", responses: ["defer", "edit-original"], ephemeral: false, ms: expect.any(Number) },
+    ]);
+    expect(r.discord.messages).toEqual([]);
 
     const heardWav = readWav(await readFile(heard!));
     expect(heardWav).toMatchObject({ sampleRate: 24_000, channels: 1 });

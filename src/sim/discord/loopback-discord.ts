@@ -119,6 +119,7 @@ export class LoopbackDiscord {
   readonly #commands = new Map<string, CommandDefinition>();
   readonly #messages = new Map<string, ChannelMessage[]>();
   readonly #responseWaiters = new Set<() => void>();
+  readonly #messageListeners = new Set<(message: ChannelMessage) => void>();
 
   private constructor(options: LoopbackDiscordOptions) {
     this.token =
@@ -205,10 +206,13 @@ export class LoopbackDiscord {
   }
 
   /** A member (GUILD_MEMBER_ADD needs a privileged intent the bot does not ask for: no dispatch). */
-  addMember(guildId: string, options: { username?: string; bot?: boolean; roleIds?: string[] } = {}): string {
+  addMember(
+    guildId: string,
+    options: { id?: string; username?: string; bot?: boolean; roleIds?: string[] } = {},
+  ): string {
     const guild = this.#guild(guildId);
     const user: SimUserAccount = {
-      id: snowflake(),
+      id: options.id ?? snowflake(),
       username: options.username ?? `user${guild.members.size}`,
       bot: options.bot ?? false,
     };
@@ -392,6 +396,12 @@ export class LoopbackDiscord {
     return this.#messages.get(channelId) ?? [];
   }
 
+  /** Called after every message the bot posts or edits (the message with its new version). */
+  onMessage(listener: (message: ChannelMessage) => void): () => void {
+    this.#messageListeners.add(listener);
+    return () => this.#messageListeners.delete(listener);
+  }
+
   /** Resolves once `condition` holds, rechecked after every REST request and dispatch. */
   async until(condition: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
     await this.#until(condition, timeoutMs, () => what);
@@ -426,6 +436,16 @@ export class LoopbackDiscord {
       const poll = setInterval(check, 20);
       this.#responseWaiters.add(check);
     });
+  }
+
+  #messagePosted(message: ChannelMessage): void {
+    for (const listener of this.#messageListeners) {
+      try {
+        listener(message);
+      } catch (error) {
+        this.#logger.warn({ err: error }, "message listener failed");
+      }
+    }
   }
 
   #changed(): void {
@@ -673,6 +693,7 @@ export class LoopbackDiscord {
     const list = this.#messages.get(channelId) ?? [];
     list.push(message);
     this.#messages.set(channelId, list);
+    this.#messagePosted(message);
     return { status: 200, body: this.#apiMessage(message.id, channelId, content, embeds, 0) };
   }
 
@@ -684,6 +705,7 @@ export class LoopbackDiscord {
     if (content.length > 2000) return apiError(400, 50035, "Invalid Form Body");
     const embeds = Array.isArray(body.embeds) ? (body.embeds as unknown[]) : last.embeds;
     message.versions.push({ content, embeds, at: Date.now() });
+    this.#messagePosted(message);
     return { status: 200, body: this.#apiMessage(message.id, channelId, content, embeds, 0) };
   }
 
