@@ -42,6 +42,14 @@ export type HarnessBackend =
       /** Reply audio streams this many times faster than real time (the local server's default 4). */
       readonly speed?: number;
       readonly chunkMs?: number;
+      /** The key the local server demands (default: a fresh one the bot is given); null: none. */
+      readonly serverApiKey?: string | null;
+      /**
+       * What the bot is configured with, given the local server's URL (default: that URL and the
+       * server's key): a proxy in between, another key, no key (Entra ID with `credential`).
+       */
+      readonly botConfig?: (endpoint: string) => AzureVoiceLiveConfig;
+      readonly credential?: TokenCredential;
     }
   | {
       readonly kind: "azure";
@@ -66,6 +74,8 @@ export interface SimHarnessOptions {
    * messages there. Without it the harness drives a ConversationManager directly (benchmarks).
    */
   readonly discord?: boolean;
+  /** The loopback voice server's heartbeat interval (Discord's by default). */
+  readonly voiceHeartbeatIntervalMs?: number;
 }
 
 /** The Discord side of a harness in application mode. */
@@ -282,8 +292,7 @@ export class SimHarness {
     const config = harnessConfig(azure, backend, this.inputRate, options, discord);
     const logger = options.logger ?? log;
     const observe = (guildId: string) => this.#guilds.get(guildId)?.observer;
-    const credential =
-      backend.kind === "azure" && backend.credential !== undefined ? { credential: backend.credential } : {};
+    const credential = backend.credential === undefined ? {} : { credential: backend.credential };
     if (discord === undefined) {
       this.#discordSide = undefined;
       this.manager = new ConversationManager({
@@ -337,6 +346,9 @@ export class SimHarness {
     const voice = await LoopbackVoiceServer.start({
       recordBotAudio: options.recordAudio ?? true,
       logger: logger.child({ component: "loopback-voice" }),
+      ...(options.voiceHeartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: options.voiceHeartbeatIntervalMs }),
     });
     let discord: LoopbackDiscord | undefined;
     if (options.discord === true) {
@@ -357,12 +369,13 @@ export class SimHarness {
     };
     if (backend.kind === "azure")
       return started(new SimHarness(voice, undefined, backend.azure, options, discord));
-    const apiKey = randomBytes(24).toString("base64url");
+    const apiKey =
+      backend.serverApiKey === null ? undefined : (backend.serverApiKey ?? randomBytes(24).toString("base64url"));
     let local: LocalVoiceLiveServer;
     try {
       local = await startLocalVoiceLiveServer({
         port: 0,
-        apiKey,
+        ...(apiKey === undefined ? {} : { apiKey }),
         reply: "echo",
         ...(backend.speed === undefined ? {} : { speed: backend.speed }),
         ...(backend.chunkMs === undefined ? {} : { chunkMs: backend.chunkMs }),
@@ -373,7 +386,7 @@ export class SimHarness {
       await voice.close();
       throw error;
     }
-    const azure: AzureVoiceLiveConfig = {
+    const azure: AzureVoiceLiveConfig = backend.botConfig?.(local.url) ?? {
       endpoint: local.url,
       apiKey,
       model: LOCAL_MODEL,

@@ -1,22 +1,21 @@
 import type { TokenCredential } from "@azure/identity";
 import type { AzureVoiceLiveConfig } from "../../src/config.ts";
-import { ConversationManager } from "../../src/conversation/manager.ts";
-import type { CaptionSink, ConversationStatus } from "../../src/conversation/types.ts";
-import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
+import type { ConversationManager } from "../../src/conversation/manager.ts";
+import type { ConversationStatus } from "../../src/conversation/types.ts";
+import type { LocalVoiceLiveServer } from "../../src/local/server.ts";
 import type { Logger } from "../../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../../src/persona.ts";
-import { trustLoopbackCertificate } from "../../src/sim/tls.ts";
-import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
+import { type SimGuild, SimHarness } from "../../src/sim/harness.ts";
+import type { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
 import { encodeFrames, speechFrames, uniqueGuildId, waitFor } from "../sim/harness.ts";
 
 /**
- * The whole bot path on loopback for the reliability and security suites: the conversation manager
- * with the real @discordjs/voice client joined to the loopback voice server, pointed (as an Azure
- * configuration would be) at the local Voice Live server, with one user in the channel.
+ * The reliability and security suites' view of the simulator's harness (src/sim/harness.ts): one
+ * guild whose conversation is pointed, as an Azure configuration would be, at the local Voice Live
+ * server (or a proxy or fake service in front of it), one user in the channel, and the few actions
+ * these suites repeat.
  */
 
-export const BOT_ID = "100000000000000001";
-export const CHANNEL_ID = "300000000000000003";
 export const USER_ID = "200000000000000002";
 export const RIG_API_KEY = "rig-test-key-5b0c1d2e3f";
 
@@ -74,42 +73,30 @@ export function rigAzure(endpoint: string, apiKey: string | undefined = RIG_API_
 }
 
 export async function startRig(options: RigOptions): Promise<Rig> {
-  trustLoopbackCertificate();
-  const voice = await LoopbackVoiceServer.start({ recordBotAudio: false, heartbeatIntervalMs: 1_000 });
   const serverApiKey = "serverApiKey" in options ? options.serverApiKey : RIG_API_KEY;
-  const local = await startLocalVoiceLiveServer({
-    ...(serverApiKey === undefined ? {} : { apiKey: serverApiKey }),
-    speed: options.speed ?? 10,
-    logger: options.logger,
-  });
-  const azure = options.azure?.(local.url) ?? rigAzure(local.url);
-  const manager = new ConversationManager({
-    config: {
-      azure,
-      voiceLive: { inputSampleRate: 24_000, connectionsPerMinute: 10_000, sessionMaxMinutes: 55 },
-      conversation: { idleTimeoutSeconds: 3_600, emptyChannelGraceSeconds: 60 },
+  const harness = await SimHarness.start({
+    backend: {
+      kind: "local",
+      speed: options.speed ?? 10,
+      serverApiKey: serverApiKey ?? null,
+      botConfig: (endpoint) => options.azure?.(endpoint) ?? rigAzure(endpoint),
+      ...(options.credential === undefined ? {} : { credential: options.credential }),
     },
+    recordAudio: false,
+    voiceHeartbeatIntervalMs: 1_000,
+    idleTimeoutSeconds: 3_600,
     logger: options.logger,
-    ...(options.credential === undefined ? {} : { credential: options.credential }),
   });
+  const local = harness.local;
+  if (local === undefined) throw new Error("the rig runs the local server");
   const guildId = uniqueGuildId();
-  const notices: string[] = [];
-  const captions: string[] = [];
-  let botPackets = 0;
-  const offAudio = voice.onBotAudio((packet) => {
-    if (!packet.isSilence) botPackets++;
-  });
   const utterance = encodeFrames(
     speechFrames("speech-weather-question.wav", UTTERANCE_FRAMES[1]).slice(UTTERANCE_FRAMES[0]),
   );
-  const sink: CaptionSink = {
-    post: async (text) => {
-      captions.push(text);
-      return `caption-${captions.length}`;
-    },
-    edit: async (_handle, text) => {
-      captions.push(text);
-    },
+  let guild: SimGuild | undefined;
+  const joined = (): SimGuild => {
+    if (guild === undefined) throw new Error("join the rig first");
+    return guild;
   };
 
   const settings = (temperature = 0.8): GuildSettings => {
@@ -124,40 +111,34 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       listen: { mode: "everyone" },
     };
   };
-  const status = (): ConversationStatus | undefined => manager.status(guildId);
+  const status = (): ConversationStatus | undefined => harness.manager.status(guildId);
   const speak = async (during?: () => void, random: () => number = Math.random): Promise<void> => {
-    const speaking = voice.speakAs(guildId, USER_ID, { opus: utterance });
+    const speaking = harness.voice.speakAs(guildId, USER_ID, { opus: utterance });
     const timer = during === undefined ? undefined : setTimeout(during, 40 + random() * (UTTERANCE_MS - 80));
     await speaking;
     clearTimeout(timer);
   };
+  const botPackets = (): number => guild?.record.nonSilentPackets ?? 0;
 
   return {
-    voice,
+    voice: harness.voice,
     local,
-    manager,
+    manager: harness.manager,
     guildId,
-    notices,
-    captions,
+    get notices() {
+      return guild?.record.notices ?? [];
+    },
+    get captions() {
+      return guild?.record.captions.flatMap((message) => message.texts) ?? [];
+    },
     get botPackets() {
-      return botPackets;
+      return botPackets();
     },
     settings,
     async join() {
-      await manager.join({
-        guildId,
-        channelId: CHANNEL_ID,
-        channelName: "voice",
-        initiatorId: USER_ID,
-        adapterCreator: voice.adapterCreator({ userId: BOT_ID, guildId }),
-        settings: settings(),
-        isAllowedSpeaker: () => true,
-        notify: async (text) => {
-          notices.push(text);
-        },
-        ...(options.captions ? { captions: sink } : {}),
-      });
-      voice.addUser(guildId, USER_ID);
+      const { persona } = settings();
+      guild = await harness.join({ guildId, persona, captions: options.captions ?? false });
+      harness.voice.addUser(guildId, USER_ID);
     },
     status,
     bothReady: () => status()?.voiceLive === "ready" && status()?.voiceConnection === "ready",
@@ -165,21 +146,17 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       waitFor(() => status()?.botSpeaking === false, "the bot to finish", timeoutMs),
     speak,
     async turn(afterAnswerStarts, timeoutMs = 4_000) {
-      const before = botPackets;
+      joined();
+      const before = botPackets();
       await speak();
       try {
-        await waitFor(() => botPackets - before >= ANSWER_PACKETS, "the bot's answer", timeoutMs);
+        await waitFor(() => botPackets() - before >= ANSWER_PACKETS, "the bot's answer", timeoutMs);
       } catch {
         return false;
       }
       afterAnswerStarts?.();
       return true;
     },
-    async close() {
-      offAudio();
-      await manager.closeAll("test over");
-      await voice.close();
-      await local.close();
-    },
+    close: () => harness.close(),
   };
 }
