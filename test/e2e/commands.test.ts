@@ -189,6 +189,17 @@ describe("every command answers once, as the member should see it", () => {
     expect(next.content ?? next.embeds.length).toBeTruthy();
   });
 
+  it("/join where a channel overwrite denies the bot Connect: refused by name, nothing joined", async () => {
+    const locked = h.discord.addChannel(h.guild.id, "Locked");
+    h.discord.setOverwrite(h.guild.id, locked, { id: h.discord.bot.id, type: 1, allow: 0n, deny: 1n << 20n });
+    h.discord.setUserVoice(h.guild.id, h.userId, locked);
+    const reply = only(await answer("join"), "reply", true);
+    expect(reply.content).toMatch(new RegExp(`^I can't join <#${locked}>: I lack Connect there\\.`));
+    expect(h.discord.botVoiceChannel(h.guild.id)).toBeNull();
+    expect(h.app.conversations.isActive(h.guild.id)).toBe(false);
+    h.discord.setUserVoice(h.guild.id, h.userId, null);
+  });
+
   it("no command posted anything in a channel", () => {
     expect(h.discord.messages(h.guild.textChannelId)).toEqual([]);
   });

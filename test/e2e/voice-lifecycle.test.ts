@@ -125,3 +125,27 @@ describe("the bot's voice connection, as Discord changes it", () => {
     expect(harness.app.conversations.isActive(harness.guild.id)).toBe(true);
   }, 60_000);
 });
+
+describe("who the bot listens to, from Discord's roles", () => {
+  it("listen mode role: a member with the role is heard, one without is not", async () => {
+    const harness = await AppHarness.start({ logger: captureLogs().logger });
+    h = harness;
+    const { discord, guild } = harness;
+    const speakers = discord.addRole(guild.id, "Speakers", 0n);
+    const saved = await harness.settled(
+      discord.command(guild.id, guild.ownerId, "persona listen", { mode: "role", role: speakers }),
+    );
+    expect(saved[0]!.content).toMatch(/^I listen to /);
+    // They arrive after the bot connected: their roles reach it with their voice states.
+    const member = discord.addMember(guild.id, { username: "speaker", roleIds: [speakers] });
+    const outsider = discord.addMember(guild.id, { username: "outsider" });
+    discord.setUserVoice(guild.id, member, guild.voiceChannelId);
+    discord.setUserVoice(guild.id, outsider, guild.voiceChannelId);
+    await harness.join();
+    await harness.voice.speakAs(guild.id, outsider, { opus: QUESTION });
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(botPackets(harness)).toBe(0);
+    await harness.voice.speakAs(guild.id, member, { opus: QUESTION });
+    await waitFor(() => botPackets(harness) > 10, "the answer to the member with the role", 15_000);
+  }, 60_000);
+});
