@@ -3,6 +3,7 @@ import {
   type AutocompleteInteraction,
   ChannelType,
   type ChatInputCommandInteraction,
+  DiscordAPIError,
   type Guild,
   type Interaction,
   type MessageCreateOptions,
@@ -10,14 +11,15 @@ import {
   type ModalSubmitInteraction,
 } from "discord.js";
 import type { Logger } from "../log.ts";
-import type {
-  AutocompleteContext,
-  ChannelKind,
-  CommandContext,
-  GuildAccess,
-  ModalContext,
-  ReplyMessage,
-  ResponseState,
+import {
+  type AutocompleteContext,
+  type ChannelKind,
+  type CommandContext,
+  type GuildAccess,
+  InteractionExpiredError,
+  type ModalContext,
+  type ReplyMessage,
+  type ResponseState,
 } from "./context.ts";
 import { InteractionResponder, type InteractionTransport } from "./responder.ts";
 import type { Router } from "./router.ts";
@@ -54,26 +56,33 @@ function withFlags(message: ReplyMessage) {
     : payload(message);
 }
 
+const UNKNOWN_INTERACTION = 10062;
+
+/** Runs an interaction call, turning Discord's "Unknown interaction" into InteractionExpiredError. */
+async function answering(call: () => Promise<unknown>): Promise<void> {
+  try {
+    await call();
+  } catch (error) {
+    if (error instanceof DiscordAPIError && error.code === UNKNOWN_INTERACTION)
+      throw new InteractionExpiredError("the interaction expired before it was answered", { cause: error });
+    throw error;
+  }
+}
+
 function transportOf(
   interaction: ChatInputCommandInteraction | ModalSubmitInteraction,
 ): InteractionTransport {
   return {
-    reply: async (message) => {
-      await interaction.reply(withFlags(message));
-    },
-    deferReply: async (ephemeral) => {
-      await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
-    },
-    editReply: async (message) => {
-      await interaction.editReply(payload(message));
-    },
-    followUp: async (message) => {
-      await interaction.followUp(withFlags(message));
-    },
-    showModal: async (modal) => {
-      if (interaction.isModalSubmit()) throw new Error("a form cannot answer a form");
-      await interaction.showModal(modal);
-    },
+    reply: (message) => answering(() => interaction.reply(withFlags(message))),
+    deferReply: (ephemeral) =>
+      answering(() => interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {})),
+    editReply: (message) => answering(() => interaction.editReply(payload(message))),
+    followUp: (message) => answering(() => interaction.followUp(withFlags(message))),
+    showModal: (modal) =>
+      answering(async () => {
+        if (interaction.isModalSubmit()) throw new Error("a form cannot answer a form");
+        await interaction.showModal(modal);
+      }),
   };
 }
 

@@ -55,6 +55,15 @@ export interface ReplyMessage {
 export type ResponseState = "none" | "deferred" | "replied";
 
 /**
+ * Discord no longer takes answers to this interaction (10062): the first one came more than 3 s
+ * after it was created, typically because the gateway delivered it late. Nothing can reach the
+ * member any more, so nobody should try.
+ */
+export class InteractionExpiredError extends Error {
+  override readonly name = "InteractionExpiredError";
+}
+
+/**
  * Answers an interaction whatever state it is in: the first answer replies, an answer after a
  * deferral edits the deferred reply, later answers follow up.
  */

@@ -1,11 +1,12 @@
 import type { Logger } from "../log.ts";
-import type {
-  AutocompleteContext,
-  Choice,
-  Command,
-  CommandContext,
-  CommandServices,
-  ModalContext,
+import {
+  type AutocompleteContext,
+  type Choice,
+  type Command,
+  type CommandContext,
+  type CommandServices,
+  InteractionExpiredError,
+  type ModalContext,
 } from "./context.ts";
 import type { RateLimiter } from "./rate-limit.ts";
 import { schedule as realSchedule, type Schedule } from "./timers.ts";
@@ -69,6 +70,14 @@ export function createRouter(options: RouterOptions): Router {
         await answer(ctx, GENERIC_ERROR, context);
       }
     } catch (error) {
+      if (error instanceof InteractionExpiredError) {
+        // One line, no stack: the member saw "The application did not respond"; retrying is theirs.
+        logger.warn(
+          { ...context, state: ctx.state },
+          "the interaction expired before it was answered (Discord allows 3 s)",
+        );
+        return;
+      }
       logger.error({ ...context, err: error }, "command failed");
       await answer(ctx, GENERIC_ERROR, context);
     } finally {

@@ -370,7 +370,9 @@ export class SimHarness {
     if (backend.kind === "azure")
       return started(new SimHarness(voice, undefined, backend.azure, options, discord));
     const apiKey =
-      backend.serverApiKey === null ? undefined : (backend.serverApiKey ?? randomBytes(24).toString("base64url"));
+      backend.serverApiKey === null
+        ? undefined
+        : (backend.serverApiKey ?? randomBytes(24).toString("base64url"));
     let local: LocalVoiceLiveServer;
     try {
       local = await startLocalVoiceLiveServer({

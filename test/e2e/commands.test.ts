@@ -185,6 +185,15 @@ describe("every command answers once, as the member should see it", () => {
     await h.discord.until(() => late.rejected.length > 0, 10_000, "the late answer was refused");
     expect(late.rejected[0]!.code).toBe(10062);
     expect(late.responses).toEqual([]);
+    await h.settled(late, 0);
+    const logged = logs.lines().filter((line) => line.command === "status" && line.level >= 40);
+    expect(logged.map((line) => line.msg)).toEqual([
+      "the interaction expired before it was answered (Discord allows 3 s)",
+    ]);
+    // Nothing else was attempted: one refused callback, no follow-up.
+    expect(h.discord.requests.filter((r) => r.route.includes(late.token)).map((r) => r.status)).toEqual([
+      404,
+    ]);
     const next = only(await answer("status"), "reply", true);
     expect(next.content ?? next.embeds.length).toBeTruthy();
   });
