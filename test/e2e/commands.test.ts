@@ -43,6 +43,13 @@ async function answer(
   return h.settled(record, count);
 }
 
+describe("what the bot asks Discord for when it connects", () => {
+  it("identifies with the Guilds and GuildVoiceStates intents only (1 | 128), once", () => {
+    expect(h.discord.gatewayCounters.intents).toBe(1 | 128);
+    expect(h.discord.gatewayCounters.identifies).toBe(1);
+  });
+});
+
 describe("every command answers once, as the member should see it", () => {
   it("/status: one ephemeral embed, no stray error", async () => {
     const reply = only(await answer("status"), "reply", true);

@@ -85,13 +85,21 @@ export class GatewaySession {
 
 export interface GatewayCounters {
   identifies: number;
+  /** The intents of the last Identify. */
+  intents: number | undefined;
   resumes: number;
   heartbeats: number;
   invalidSessions: number;
 }
 
 export class LoopbackGateway {
-  readonly counters: GatewayCounters = { identifies: 0, resumes: 0, heartbeats: 0, invalidSessions: 0 };
+  readonly counters: GatewayCounters = {
+    identifies: 0,
+    intents: undefined,
+    resumes: 0,
+    heartbeats: 0,
+    invalidSessions: 0,
+  };
   readonly #wss: WebSocketServer;
   readonly #host: GatewayHost;
   readonly #options: GatewayOptions;
@@ -205,6 +213,7 @@ export class LoopbackGateway {
       return undefined;
     }
     this.counters.identifies++;
+    this.counters.intents = typeof data.intents === "number" ? data.intents : undefined;
     const session = new GatewaySession(shard, ws);
     this.#sessions.set(session.id, session);
     const { user, applicationId } = this.#host.ready();
