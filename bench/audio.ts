@@ -1,10 +1,4 @@
 import { readFileSync } from "node:fs";
-import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
-import { FrameClock } from "../src/audio/frame-clock.ts";
-import { OpusFrameDecoder, OpusFrameEncoder } from "../src/audio/opus.ts";
-import { downmixStereo, mixSaturating, upmixMono } from "../src/audio/pcm.ts";
-import { createInputResampler, type StreamResampler, Upsampler24to48 } from "../src/audio/resample.ts";
-import { readWav } from "../src/audio/wav.ts";
 import {
   aliasRejectionDb,
   frequencyGrid,
@@ -12,7 +6,13 @@ import {
   passbandGainsDb,
   type Resample,
   rippleDb,
-} from "./analysis.ts";
+} from "../src/audio/analysis.ts";
+import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
+import { FrameClock } from "../src/audio/frame-clock.ts";
+import { OpusFrameDecoder, OpusFrameEncoder } from "../src/audio/opus.ts";
+import { downmixStereo, mixSaturating, upmixMono } from "../src/audio/pcm.ts";
+import { createInputResampler, type StreamResampler, Upsampler24to48 } from "../src/audio/resample.ts";
+import { readWav } from "../src/audio/wav.ts";
 import { medianMicroseconds, percentile, round } from "./measure.ts";
 import type { BenchSection, Figures } from "./section.ts";
 

@@ -1,4 +1,4 @@
-import { seededRandom } from "./analysis.ts";
+import { seededRandom } from "../src/audio/analysis.ts";
 import { runInBotProcess } from "./bot-process.ts";
 import { Fleet, type GuildRecord, sleep, until } from "./fleet.ts";
 import { median, percentile, round } from "./measure.ts";

@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { seededRandom } from "./analysis.ts";
+import { seededRandom } from "../src/audio/analysis.ts";
 import { runInBotProcess } from "./bot-process.ts";
 import { Fleet, type GuildRecord, sleep, until } from "./fleet.ts";
 import { median, percentile, round } from "./measure.ts";

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { seededRandom } from "../src/audio/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
 import { OpusFrameEncoder } from "../src/audio/opus.ts";
 import { upmixMono } from "../src/audio/pcm.ts";
@@ -7,7 +8,6 @@ import { createLogger } from "../src/log.ts";
 import { trustLoopbackCertificate } from "../src/sim/tls.ts";
 import { ManagedVoiceConnection } from "../src/voice/connection.ts";
 import { OpusQueuePlayer } from "../src/voice/opus-queue-player.ts";
-import { seededRandom } from "./analysis.ts";
 import { sleep, until } from "./fleet.ts";
 import { median, round } from "./measure.ts";
 import type { Figures } from "./section.ts";

@@ -5,6 +5,7 @@
  */
 import type { TokenCredential } from "@azure/identity";
 import { type Client, DiscordjsError, DiscordjsErrorCodes, Events } from "discord.js";
+import { COMMANDS } from "../commands/index.ts";
 import type { Config } from "./config.ts";
 import type { ConversationObserver } from "./conversation/conversation.ts";
 import { ConversationManager } from "./conversation/manager.ts";
@@ -13,7 +14,6 @@ import { AutoLeave } from "./discord/auto-leave.ts";
 import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
 import { inviteUrl } from "./discord/permissions.ts";
 import { RateLimiter } from "./discord/rate-limit.ts";
-import { COMMANDS } from "./discord/registry.ts";
 import { createRouter } from "./discord/router.ts";
 import { createShutdown } from "./discord/shutdown.ts";
 import { schedule } from "./discord/timers.ts";

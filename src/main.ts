@@ -2,9 +2,10 @@
  * `npm start`: configuration -> logger -> store -> the bot application (src/app.ts), a graceful
  * shutdown on SIGINT/SIGTERM, and one clear line for every setup mistake.
  */
+
+import { COMMANDS } from "../commands/index.ts";
 import { createBotApp, LoginError } from "./app.ts";
 import { type Config, ConfigError, configSecrets, loadConfig } from "./config.ts";
-import { COMMANDS } from "./discord/registry.ts";
 import { createLogger, type Logger, registerSecret, setRootLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";

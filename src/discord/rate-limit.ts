@@ -1,4 +1,4 @@
-import { TokenBucket } from "../voicelive/rate-limiter.ts";
+import { TokenBucket } from "../util/token-bucket.ts";
 
 export type RateVerdict = { readonly ok: true } | { readonly ok: false; readonly retryAfterMs: number };
 

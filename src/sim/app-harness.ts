@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Events } from "discord.js";
+import { COMMANDS } from "../../commands/index.ts";
 import { type BotApp, createBotApp } from "../app.ts";
 import { type Config, type Env, loadConfig } from "../config.ts";
 import type { ConversationObserver } from "../conversation/conversation.ts";
@@ -92,7 +93,7 @@ export class AppHarness {
         ? {}
         : { interactionWindowMs: options.interactionWindowMs }),
     });
-    discord.registerCommands(commandPayload());
+    discord.registerCommands(commandPayload(COMMANDS));
     const guild = discord.addGuild();
     const userId = discord.addMember(guild.id, { username: "alice" });
     const apiKey = randomBytes(24).toString("base64url");

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { getVoiceConnection } from "@discordjs/voice";
 import { Events } from "discord.js";
+import { COMMANDS } from "../../commands/index.ts";
 import { type BotApp, createBotApp } from "../app.ts";
 import { FRAME_MS, FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../audio/constants.ts";
 import { OpusFrameEncoder } from "../audio/opus.ts";
@@ -356,7 +357,7 @@ export class SimHarness {
         voice,
         logger: logger.child({ component: "loopback-discord" }),
       });
-      discord.registerCommands(commandPayload());
+      discord.registerCommands(commandPayload(COMMANDS));
     }
     const started = async (harness: SimHarness): Promise<SimHarness> => {
       try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../bench/analysis.ts";
+import { seededRandom } from "../../src/audio/analysis.ts";
 import { FrameClock, type FrameClockScheduler } from "../../src/audio/frame-clock.ts";
 
 /**

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { snrDb } from "../../bench/analysis.ts";
+import { snrDb } from "../../src/audio/analysis.ts";
 import { decodeALaw, decodeMuLaw, encodeALaw, encodeMuLaw } from "../../src/audio/g711.ts";
 import { createInputResampler } from "../../src/audio/resample.ts";
 import { readWav } from "../../src/audio/wav.ts";

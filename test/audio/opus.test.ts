@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { bestLag, correlation, seededRandom, snrDb } from "../../bench/analysis.ts";
+import { bestLag, correlation, seededRandom, snrDb } from "../../src/audio/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder, OpusFrameEncoder } from "../../src/audio/opus.ts";
 import { downmixStereo, upmixMono } from "../../src/audio/pcm.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sine, whiteNoise } from "../../bench/analysis.ts";
+import { sine, whiteNoise } from "../../src/audio/analysis.ts";
 import {
   applyGain,
   downmixStereo,

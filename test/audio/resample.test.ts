@@ -15,7 +15,7 @@ import {
   runStreaming,
   sine,
   whiteNoise,
-} from "../../bench/analysis.ts";
+} from "../../src/audio/analysis.ts";
 import { rms } from "../../src/audio/pcm.ts";
 import { createInputResampler, type StreamResampler, Upsampler24to48 } from "../../src/audio/resample.ts";
 import { readWav } from "../../src/audio/wav.ts";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { whiteNoise } from "../../bench/analysis.ts";
+import { whiteNoise } from "../../src/audio/analysis.ts";
 import { readWav, WavError, type WavProblem, writeWav } from "../../src/audio/wav.ts";
 
 interface FmtFields {

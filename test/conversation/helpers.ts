@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { afterEach } from "vitest";
-import { correlationAtLag } from "../../bench/analysis.ts";
+import { correlationAtLag } from "../../src/audio/analysis.ts";
 import { FRAME_SAMPLES_48K } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder } from "../../src/audio/opus.ts";
 import { convertSampleRate } from "../../src/audio/rate-convert.ts";

@@ -8,7 +8,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 function deployCommands(args: string[], env: Record<string, string> = {}) {
   return spawnSync(
     process.execPath,
-    ["--disable-warning=ExperimentalWarning", "src/discord/deploy-commands.ts", ...args],
+    ["--disable-warning=ExperimentalWarning", "src/deploy-commands.ts", ...args],
     {
       cwd: ROOT,
       env,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { COMMANDS } from "../../commands/index.ts";
 import { commandPayload } from "../../src/discord/registry.ts";
 import { LoopbackDiscord, type SimGuildHandle } from "../../src/sim/discord/index.ts";
 import { trustLoopbackCertificate } from "../../src/sim/tls.ts";
@@ -41,7 +42,7 @@ export async function startBotProcess(env: Readonly<Record<string, string>> = {}
   trustLoopbackCertificate();
   const voice = await LoopbackVoiceServer.start();
   const discord = await LoopbackDiscord.start({ voice });
-  discord.registerCommands(commandPayload());
+  discord.registerCommands(commandPayload(COMMANDS));
   const guild = discord.addGuild();
   const userId = discord.addMember(guild.id, { username: "alice" });
   const dir = mkdtempSync(join(tmpdir(), "bot-process-"));

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
+import { COMMANDS } from "../../commands/index.ts";
 import { commandPayload } from "../../src/discord/registry.ts";
 import { LoopbackDiscord } from "../../src/sim/discord/index.ts";
 import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
@@ -15,7 +16,7 @@ function deployCommands(
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      ["--disable-warning=ExperimentalWarning", "src/discord/deploy-commands.ts"],
+      ["--disable-warning=ExperimentalWarning", "src/deploy-commands.ts"],
       { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] },
     );
     let stdout = "";
@@ -61,7 +62,7 @@ describe("deploy-commands through DISCORD_API_URL", () => {
     expect(put.map((request) => [request.route, request.status])).toEqual([
       [`/applications/${discord.applicationId}/guilds/${guild.id}/commands`, 200],
     ]);
-    expect(put[0]!.body).toEqual(JSON.parse(JSON.stringify(commandPayload())));
+    expect(put[0]!.body).toEqual(JSON.parse(JSON.stringify(commandPayload(COMMANDS))));
   }, 30_000);
 
   it("a rejected token is one line on stderr, exit 1, and the token is not printed", async () => {

@@ -1,7 +1,7 @@
 /** A raw WebSocket Voice Live client for the local server's tests, and the speech fixtures. */
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
-import { correlationAtLag } from "../../bench/analysis.ts";
+import { correlationAtLag } from "../../src/audio/analysis.ts";
 import { createInputResampler, readWav } from "../../src/audio/index.ts";
 import type { ServerEvent, ServerEventOf, ServerEventType } from "../../src/voicelive/protocol.ts";
 

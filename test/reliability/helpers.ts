@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { seededRandom } from "../../bench/analysis.ts";
+import { seededRandom } from "../../src/audio/analysis.ts";
 import { createLogger, type Logger } from "../../src/log.ts";
 
 /**

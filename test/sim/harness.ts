@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { correlationAtLag } from "../../bench/analysis.ts";
+import { correlationAtLag } from "../../src/audio/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder, OpusFrameEncoder } from "../../src/audio/opus.ts";
 import { upmixMono } from "../../src/audio/pcm.ts";

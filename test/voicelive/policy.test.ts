@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { TokenBucket } from "../../src/util/token-bucket.ts";
 import { backoffDelay } from "../../src/voicelive/backoff.ts";
 import { classifyProblem, parseRetryAfter } from "../../src/voicelive/failure.ts";
 import { appendEventJson, Base64PcmDecoder } from "../../src/voicelive/pcm-base64.ts";
@@ -6,7 +7,6 @@ import {
   ConnectionRateLimiter,
   type LimiterClock,
   sharedConnectionLimiter,
-  TokenBucket,
 } from "../../src/voicelive/rate-limiter.ts";
 import { buildVoiceLiveUrl } from "../../src/voicelive/url.ts";
 

@@ -4,9 +4,10 @@
  * and needs no configuration and no network.
  */
 import { REST, Routes } from "discord.js";
-import { ConfigError, loadConfig } from "../config.ts";
-import { scrubSecrets } from "../log.ts";
-import { commandPayload } from "./registry.ts";
+import { COMMANDS } from "../commands/index.ts";
+import { ConfigError, loadConfig } from "./config.ts";
+import { commandPayload } from "./discord/registry.ts";
+import { scrubSecrets } from "./log.ts";
 
 async function deploy(args: readonly string[]): Promise<number> {
   const unknown = args.filter((arg) => arg !== "--dry-run");
@@ -16,7 +17,7 @@ async function deploy(args: readonly string[]): Promise<number> {
     );
     return 2;
   }
-  const body = commandPayload();
+  const body = commandPayload(COMMANDS);
   if (args.includes("--dry-run")) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;
