@@ -274,6 +274,7 @@ export class Conversation {
       receiver: this.#voice.connection.receiver,
       isAllowed: this.#options.isAllowedSpeaker,
       onFrame: this.#onSpeakerFrame,
+      onLeft: this.#onSpeakerLeft,
       logger: this.#log,
     });
   }
@@ -309,6 +310,12 @@ export class Conversation {
     this.#options.metrics?.framesIn.inc();
     downmixStereo(pcmStereo48k, speaker.mono);
     this.#mixer.push(userId, speaker.resampler.process(speaker.mono), receivedAt);
+  };
+
+  /** Someone left: their resampler and mix queue go, so /status counts only who is here. */
+  readonly #onSpeakerLeft = (userId: string): void => {
+    this.#speakers.delete(userId);
+    this.#mixer.removeSpeaker(userId);
   };
 
   readonly #recordInputLatency = (ms: number): void => {

@@ -31,6 +31,8 @@ export interface SpeakerReceiverOptions {
   readonly receiver: VoiceReceiver;
   readonly isAllowed: SpeakerPredicate;
   readonly onFrame: SpeakerFrameHandler;
+  /** A user left the channel (Discord's op 13): whatever was kept for them can go. */
+  readonly onLeft?: (userId: string) => void;
   readonly logger?: Logger;
 }
 
@@ -68,6 +70,7 @@ export class SpeakerReceiver {
   private readonly receiver: VoiceReceiver;
   private readonly isAllowed: SpeakerPredicate;
   private readonly onFrame: SpeakerFrameHandler;
+  private readonly onLeft: ((userId: string) => void) | undefined;
   private readonly logger: Logger;
   private readonly speakers = new Map<string, Speaker>();
   private readonly decisions = new Map<string, Decision>();
@@ -77,6 +80,7 @@ export class SpeakerReceiver {
     this.receiver = options.receiver;
     this.isAllowed = options.isAllowed;
     this.onFrame = options.onFrame;
+    this.onLeft = options.onLeft;
     this.logger = (options.logger ?? log).child({
       guildId: options.receiver.voiceConnection.joinConfig.guildId,
       component: "speaker-receiver",
@@ -232,6 +236,7 @@ export class SpeakerReceiver {
 
   private readonly onUserLeft = (data: VoiceUserData): void => {
     this.dropSpeaker(data.userId);
+    this.onLeft?.(data.userId);
   };
 
   private readonly onConnectionState = (_old: VoiceConnectionState, state: VoiceConnectionState): void => {
