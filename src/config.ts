@@ -43,10 +43,19 @@ export interface Config {
     readonly idleTimeoutSeconds: number;
     readonly emptyChannelGraceSeconds: number;
   };
+  /** Absent: one process, no sharding. */
+  readonly sharding: ShardingConfig | undefined;
   readonly commandsPerMinutePerGuild: number;
   readonly databasePath: string;
   readonly logLevel: LogLevel;
   readonly metricsPort: number | undefined;
+}
+
+export interface ShardingConfig {
+  /** Total shards of the bot: a number, or "auto" for Discord's recommendation (GET /gateway/bot). */
+  readonly count: number | "auto";
+  /** The shards this host runs (SHARD_IDS); undefined: all of them. */
+  readonly ids: readonly number[] | undefined;
 }
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -207,6 +216,8 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
     problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}, got ${shown("LOG_LEVEL", logLevel)}`);
   }
 
+  const sharding = shardingConfig(read("SHARD_COUNT"), read("SHARD_IDS"), problems);
+
   const metricsRaw = read("METRICS_PORT");
   const metricsPort = metricsRaw === undefined ? undefined : integer("METRICS_PORT", metricsRaw, 0, 65535);
 
@@ -241,6 +252,7 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
         3_600,
       ),
     },
+    sharding,
     commandsPerMinutePerGuild: integer(
       "COMMANDS_PER_MINUTE_PER_GUILD",
       DEFAULTS.COMMANDS_PER_MINUTE_PER_GUILD,
@@ -286,6 +298,56 @@ function discordApiUrl(raw: string, problems: string[]): string {
     return DEFAULTS.DISCORD_API_URL;
   }
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+const MAX_SHARDS = 10_000;
+
+/** SHARD_COUNT (`auto` or a number) and SHARD_IDS (`0-3` or `0,2,5`, only with a number). */
+function shardingConfig(
+  countRaw: string | undefined,
+  idsRaw: string | undefined,
+  problems: string[],
+): ShardingConfig | undefined {
+  if (countRaw === undefined) {
+    if (idsRaw !== undefined) problems.push("SHARD_IDS needs SHARD_COUNT (the bot's total number of shards)");
+    return undefined;
+  }
+  let count: number | "auto";
+  if (countRaw.toLowerCase() === "auto") count = "auto";
+  else if (/^\d+$/.test(countRaw) && Number(countRaw) >= 1 && Number(countRaw) <= MAX_SHARDS)
+    count = Number(countRaw);
+  else {
+    problems.push(
+      `SHARD_COUNT must be auto or a whole number from 1 to ${MAX_SHARDS}, got ${JSON.stringify(countRaw.slice(0, 40))}`,
+    );
+    return undefined;
+  }
+  if (idsRaw === undefined) return { count, ids: undefined };
+  if (count === "auto") {
+    problems.push("SHARD_IDS needs a numeric SHARD_COUNT: with auto the ids this host runs are unknown");
+    return undefined;
+  }
+  const ids = parseShardIds(idsRaw);
+  if (ids === undefined || ids.some((id) => id >= count)) {
+    problems.push(
+      `SHARD_IDS must be a range like 0-3 or a list like 0,2 of shard ids below SHARD_COUNT (${count}), got ${JSON.stringify(idsRaw.slice(0, 40))}`,
+    );
+    return undefined;
+  }
+  return { count, ids };
+}
+
+function parseShardIds(raw: string): number[] | undefined {
+  const range = /^(\d+)\s*-\s*(\d+)$/.exec(raw);
+  if (range !== null) {
+    const from = Number(range[1]);
+    const to = Number(range[2]);
+    if (to < from || to - from >= MAX_SHARDS) return undefined;
+    return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  }
+  const parts = raw.split(",").map((part) => part.trim());
+  if (parts.some((part) => !/^\d+$/.test(part))) return undefined;
+  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
 }
 
 function deepFreeze<T>(value: T): T {

@@ -3,12 +3,14 @@
  * shutdown on SIGINT/SIGTERM, and one clear line for every setup mistake.
  */
 
+import { fileURLToPath } from "node:url";
 import { COMMANDS } from "../commands/index.ts";
 import { createBotApp, LoginError } from "./app.ts";
-import { type Config, ConfigError, configSecrets, loadConfig } from "./config.ts";
+import { type Config, ConfigError, configSecrets, loadConfig, type ShardingConfig } from "./config.ts";
 import { createLogger, type Logger, registerSecret, setRootLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";
+import { isShardProcess, runShardManager, type ShardManagerHandle } from "./sharding/shard-manager.ts";
 import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
 
 /** A mistake in the setup: its message on stderr, no stack trace, exit code 1. */
@@ -60,7 +62,12 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (reason) => logger.error({ err: reason }, "unhandled promise rejection"));
   process.on("uncaughtException", (error) => logger.error({ err: error }, "uncaught exception"));
 
-  const store = openStore(config, configuredPersona(config), logger);
+  const persona = configuredPersona(config);
+  if (config.sharding !== undefined && !isShardProcess(process.env)) {
+    await manageShards(config, config.sharding, logger);
+    return;
+  }
+  const store = openStore(config, persona, logger);
   const app = createBotApp({
     config,
     logger,
@@ -95,6 +102,30 @@ async function main(): Promise<void> {
     else logger.fatal({ err: error }, "could not log in to Discord");
     await app.shutdown("login failed", 1);
   }
+}
+
+/** The sharding manager's process: it runs no bot itself, only one child process per shard. */
+async function manageShards(config: Config, sharding: ShardingConfig, logger: Logger): Promise<void> {
+  let shards: ShardManagerHandle;
+  try {
+    shards = await runShardManager({ config, sharding, entry: fileURLToPath(import.meta.url), logger });
+  } catch (error) {
+    if (error instanceof LoginError) exitWithMessage(error.message);
+    logger.fatal({ err: error }, "could not start the shards");
+    process.exit(1);
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping every shard");
+    shards.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGINT", () => stop("SIGINT"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
 await main();

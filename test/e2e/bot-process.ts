@@ -38,10 +38,13 @@ export interface BotProcess {
   close(): Promise<void>;
 }
 
-export async function startBotProcess(env: Readonly<Record<string, string>> = {}): Promise<BotProcess> {
+export async function startBotProcess(
+  env: Readonly<Record<string, string>> = {},
+  options: { readonly recommendedShards?: number } = {},
+): Promise<BotProcess> {
   trustLoopbackCertificate();
   const voice = await LoopbackVoiceServer.start();
-  const discord = await LoopbackDiscord.start({ voice });
+  const discord = await LoopbackDiscord.start({ voice, ...options });
   discord.registerCommands(commandPayload(COMMANDS));
   const guild = discord.addGuild();
   const userId = discord.addMember(guild.id, { username: "alice" });

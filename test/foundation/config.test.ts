@@ -46,6 +46,31 @@ describe("configuration", () => {
     }
   });
 
+  it("SHARD_COUNT and SHARD_IDS: off by default, auto or a number, ids as a range or list below the count", () => {
+    expect(loadConfig({ DISCORD_TOKEN: SECRET_TOKEN }).sharding).toBeUndefined();
+    expect(loadConfig({ DISCORD_TOKEN: SECRET_TOKEN, SHARD_COUNT: "auto" }).sharding).toEqual({
+      count: "auto",
+      ids: undefined,
+    });
+    expect(loadConfig({ DISCORD_TOKEN: SECRET_TOKEN, SHARD_COUNT: "8", SHARD_IDS: "4-7" }).sharding).toEqual({
+      count: 8,
+      ids: [4, 5, 6, 7],
+    });
+    expect(
+      loadConfig({ DISCORD_TOKEN: SECRET_TOKEN, SHARD_COUNT: "8", SHARD_IDS: "5, 1,1" }).sharding?.ids,
+    ).toEqual([1, 5]);
+    for (const [env, problem] of [
+      [{ SHARD_COUNT: "0" }, /^SHARD_COUNT must be auto or a whole number/],
+      [{ SHARD_COUNT: "two" }, /^SHARD_COUNT must be auto or a whole number/],
+      [{ SHARD_IDS: "0-1" }, /^SHARD_IDS needs SHARD_COUNT/],
+      [{ SHARD_COUNT: "auto", SHARD_IDS: "0" }, /^SHARD_IDS needs a numeric SHARD_COUNT/],
+      [{ SHARD_COUNT: "4", SHARD_IDS: "2-5" }, /^SHARD_IDS must be a range like 0-3/],
+      [{ SHARD_COUNT: "4", SHARD_IDS: "3-1" }, /^SHARD_IDS must be a range like 0-3/],
+    ] as const) {
+      expect(problemsOf({ DISCORD_TOKEN: SECRET_TOKEN, ...env })).toEqual([expect.stringMatching(problem)]);
+    }
+  });
+
   it("reads an Azure model-mode endpoint with defaults for model, api version and scope", () => {
     const config = loadConfig({
       DISCORD_TOKEN: SECRET_TOKEN,
