@@ -22,6 +22,7 @@ export const command: Command = {
           store.settings(guild.id),
           store.usageToday(guild.id),
           Date.now(),
+          services.shardOf?.(guild.id),
         ),
       ],
       ephemeral: true,

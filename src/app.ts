@@ -4,7 +4,7 @@
  * the same composition against the loopback Discord (DISCORD_API_URL).
  */
 import type { TokenCredential } from "@azure/identity";
-import { type Client, DiscordjsError, DiscordjsErrorCodes, Events } from "discord.js";
+import { type Client, DiscordjsError, DiscordjsErrorCodes, Events, ShardClientUtil } from "discord.js";
 import { COMMANDS } from "../commands/index.ts";
 import type { Config } from "./config.ts";
 import type { ConversationObserver } from "./conversation/conversation.ts";
@@ -81,7 +81,18 @@ export function createBotApp(options: BotAppOptions): BotApp {
   });
   const router = createRouter({
     commands: COMMANDS,
-    services: { store, conversations, logger, conversationStarted: (guildId) => autoLeave.check(guildId) },
+    services: {
+      store,
+      conversations,
+      logger,
+      conversationStarted: (guildId) => autoLeave.check(guildId),
+      shardOf: (guildId) => {
+        const shard = client.shard;
+        return shard === null
+          ? undefined
+          : { id: ShardClientUtil.shardIdForGuildId(guildId, shard.count), count: shard.count };
+      },
+    },
     limiter: new RateLimiter({ perMinute: config.commandsPerMinutePerGuild }),
     logger,
   });

@@ -124,6 +124,13 @@ export interface CommandServices {
   readonly logger: Logger;
   /** Called after /join succeeds, so an empty channel is noticed without waiting for a voice event. */
   readonly conversationStarted: (guildId: string) => void;
+  /** The gateway shard serving the guild, when the bot is sharded. */
+  readonly shardOf?: (guildId: string) => ShardPosition | undefined;
+}
+
+export interface ShardPosition {
+  readonly id: number;
+  readonly count: number;
 }
 
 export interface Command {

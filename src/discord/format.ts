@@ -2,6 +2,7 @@ import type { APIEmbed, APIEmbedField } from "discord.js";
 import type { Backend, ConversationStatus, LatencyFigures } from "../conversation/types.ts";
 import type { CaptionSettings, GuildSettings, ListenPolicy, Persona } from "../persona.ts";
 import type { UsageTotals } from "../store/guild-store.ts";
+import type { ShardPosition } from "./context.ts";
 
 /** How the commands show settings and figures to people. Pure functions, no Discord calls. */
 
@@ -127,8 +128,11 @@ export function statusEmbed(
   settings: GuildSettings,
   usage: UsageTotals,
   now: number,
+  shard?: ShardPosition,
 ): APIEmbed {
   const fields: APIEmbedField[] = [{ name: "Backend", value: backendLabel(backend), inline: true }];
+  if (shard !== undefined)
+    fields.push({ name: "Shard", value: `${shard.id} of ${shard.count}`, inline: true });
   if (status === undefined) {
     fields.push({ name: "Voice channel", value: "not in a voice channel", inline: true });
   } else {

@@ -51,6 +51,9 @@ describe("sharding", () => {
     const answered = async (guild: SimGuildHandle): Promise<string[]> => {
       const record = discord.command(guild.id, guild.ownerId, "status");
       await discord.waitForResponses(record, 1, 15_000);
+      // The interaction reached only the shard Discord routes the guild to, and it says so.
+      const shard = record.responses[0]?.embeds[0]?.fields as { name: string; value: string }[] | undefined;
+      expect(shard?.find((field) => field.name === "Shard")?.value).toBe(`${shardOf(guild.id, 2)} of 2`);
       return record.responses.map((response) => response.kind);
     };
     for (const guild of guilds) expect(await answered(guild)).toEqual(["reply"]);
