@@ -10,8 +10,10 @@ import { type Config, ConfigError, configSecrets, loadConfig, type ShardingConfi
 import { createLogger, type Logger, registerSecret, setRootLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";
+import { managerBudgets, type ParentChannel } from "./sharding/connection-budget.ts";
 import { isShardProcess, runShardManager, type ShardManagerHandle } from "./sharding/shard-manager.ts";
 import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
+import { useConnectionBudgets } from "./voicelive/rate-limiter.ts";
 
 /** A mistake in the setup: its message on stderr, no stack trace, exit code 1. */
 function exitWithMessage(message: string): never {
@@ -66,6 +68,10 @@ async function main(): Promise<void> {
   if (config.sharding !== undefined && !isShardProcess(process.env)) {
     await manageShards(config, config.sharding, logger);
     return;
+  }
+  if (isShardProcess(process.env) && process.send !== undefined) {
+    // Shards of one host share one Voice Live connection budget, kept by their manager.
+    useConnectionBudgets(managerBudgets(process as ParentChannel));
   }
   const store = openStore(config, persona, logger);
   const app = createBotApp({

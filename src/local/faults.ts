@@ -15,6 +15,8 @@ const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 /** What one session's client sent, in order. */
 export class ClientEventLog implements ClientTraffic {
   readonly sessionId: string;
+  /** Date.now() when the connection was accepted (tests check connection rates with it). */
+  readonly connectedAt = Date.now();
   /** Client event types in arrival order (`(invalid)` / `(binary)` for unreadable frames). */
   readonly types: string[] = [];
   /** Types that arrived after {@link MAX_LOGGED_TYPES} and are not in `types`. */

@@ -2,6 +2,7 @@ import { REST, Routes, type Shard, ShardingManager } from "discord.js";
 import { LoginError } from "../app.ts";
 import type { Config, ShardingConfig } from "../config.ts";
 import type { Logger } from "../log.ts";
+import { BudgetServer } from "./connection-budget.ts";
 
 /**
  * `npm start` with SHARD_COUNT: discord.js's ShardingManager runs one bot process per shard (the
@@ -83,7 +84,9 @@ export async function runShardManager(options: {
     }, delayMs).unref();
   };
 
+  const budgets = new BudgetServer(logger);
   manager.on("shardCreate", (shard) => {
+    budgets.serve(shard);
     shard.on("ready", () => {
       const history = restarts.get(shard.id);
       if (history !== undefined) history.readyAt = performance.now();

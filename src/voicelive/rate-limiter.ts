@@ -1,10 +1,17 @@
-import { TokenBucket } from "../util/token-bucket.ts";
+import { SlidingWindow } from "../util/sliding-window.ts";
 
 /**
  * New-connection rate limiting. Voice Live counts new WebSocket connections per resource per
- * minute (S0: 30), so every guild's session to one endpoint draws from one shared token bucket.
- * The bucket starts full: a burst of `perMinute` is allowed, then `perMinute` per minute.
+ * minute (S0: 30), so every guild's session to one endpoint draws from one shared budget: at most
+ * `perMinute` connections in any 60 s. With shards in several processes the budget lives in the
+ * sharding manager (see `useConnectionBudgets`), so the processes together stay within it.
  */
+
+/** Where connection slots for one Voice Live resource come from. */
+export interface ConnectionBudget {
+  /** Waits for a connection slot; false (and the slot given back) when aborted first. */
+  acquire(signal?: AbortSignal): Promise<boolean>;
+}
 
 export interface LimiterClock {
   now(): number;
@@ -32,46 +39,68 @@ export const realClock: LimiterClock = {
     }),
 };
 
-export class ConnectionRateLimiter {
+const MINUTE_MS = 60_000;
+
+export class ConnectionRateLimiter implements ConnectionBudget {
   readonly perMinute: number;
-  readonly #bucket: TokenBucket;
+  readonly #window: SlidingWindow;
   readonly #clock: LimiterClock;
 
   constructor(perMinute: number, clock: LimiterClock = realClock) {
     this.perMinute = perMinute;
     this.#clock = clock;
-    this.#bucket = new TokenBucket({
-      capacity: perMinute,
-      refillPerMs: perMinute / 60_000,
-      now: () => clock.now(),
-    });
+    this.#window = new SlidingWindow({ limit: perMinute, windowMs: MINUTE_MS, now: () => clock.now() });
   }
 
-  /** Waits for a connection slot; false (and the slot returned) when aborted first. */
   async acquire(signal?: AbortSignal): Promise<boolean> {
-    const waitMs = this.#bucket.reserve();
+    const waitMs = this.reserve();
     if (waitMs === 0) return true;
     const completed = await this.#clock.sleep(waitMs, signal);
-    if (!completed) this.#bucket.refund();
+    if (!completed) this.refund();
     return completed;
+  }
+
+  /** Reserves a slot and returns the ms until it may be used (the manager answers shards with it). */
+  reserve(): number {
+    return this.#window.reserve();
+  }
+
+  refund(): void {
+    this.#window.refund();
   }
 
   /** Ms the next caller would wait. */
   nextWaitMs(): number {
-    const tokens = this.#bucket.available();
-    return tokens >= 1 ? 0 : Math.ceil((1 - tokens) / this.#bucket.refillPerMs);
+    return this.#window.nextWaitMs();
   }
 }
 
-const sharedLimiters = new Map<string, ConnectionRateLimiter>();
+/** One budget per Voice Live resource (endpoint origin), whatever path or casing a caller used. */
+export function budgetKey(endpoint: string): string {
+  return new URL(endpoint).origin;
+}
 
-/** The process-wide limiter for an endpoint; the first caller's rate sets it. */
-export function sharedConnectionLimiter(endpoint: string, perMinute: number): ConnectionRateLimiter {
-  const key = new URL(endpoint).origin;
-  let limiter = sharedLimiters.get(key);
-  if (limiter === undefined) {
-    limiter = new ConnectionRateLimiter(perMinute);
-    sharedLimiters.set(key, limiter);
+type BudgetFactory = (key: string, perMinute: number) => ConnectionBudget;
+
+const sharedBudgets = new Map<string, ConnectionBudget>();
+let budgetFactory: BudgetFactory = (_key, perMinute) => new ConnectionRateLimiter(perMinute);
+
+/**
+ * Where this process's budgets come from from now on (a shard process: its sharding manager).
+ * Set once at start-up, before any session connects.
+ */
+export function useConnectionBudgets(factory: BudgetFactory): void {
+  budgetFactory = factory;
+  sharedBudgets.clear();
+}
+
+/** The process-wide budget for an endpoint; the first caller's rate sets it. */
+export function sharedConnectionLimiter(endpoint: string, perMinute: number): ConnectionBudget {
+  const key = budgetKey(endpoint);
+  let budget = sharedBudgets.get(key);
+  if (budget === undefined) {
+    budget = budgetFactory(key, perMinute);
+    sharedBudgets.set(key, budget);
   }
-  return limiter;
+  return budget;
 }

@@ -17,7 +17,7 @@ import type {
   SessionInfo,
 } from "./protocol.ts";
 import {
-  type ConnectionRateLimiter,
+  type ConnectionBudget,
   type LimiterClock,
   realClock,
   sharedConnectionLimiter,
@@ -76,7 +76,7 @@ export interface VoiceLiveSessionOptions {
   /** New connections per minute for the shared per-endpoint limiter. Default 30. */
   readonly connectionsPerMinute?: number;
   /** Overrides the shared limiter (tests). */
-  readonly limiter?: ConnectionRateLimiter;
+  readonly limiter?: ConnectionBudget;
   /** Age at which the session is rolled over. Default 55 minutes (the service allows 60). */
   readonly sessionMaxMs?: number;
   readonly connectTimeoutMs?: number;
@@ -120,7 +120,7 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
   readonly #url: string;
   readonly #auth: ConnectionAuth;
   readonly #agentMode: boolean;
-  readonly #limiter: ConnectionRateLimiter;
+  readonly #limiter: ConnectionBudget;
   readonly #sessionMaxMs: number;
   readonly #backoff: BackoffPolicy;
   readonly #maxAttempts: number;

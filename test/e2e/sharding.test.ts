@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
+import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
 import type { SimGuildHandle } from "../../src/sim/discord/index.ts";
 import { waitFor } from "../sim/harness.ts";
 import { type BotProcess, logMessages, startBotProcess } from "./bot-process.ts";
@@ -11,10 +12,24 @@ import { type BotProcess, logMessages, startBotProcess } from "./bot-process.ts"
  */
 
 let bot: BotProcess | undefined;
+let standIn: LocalVoiceLiveServer | undefined;
 afterEach(async () => {
   await bot?.close();
   bot = undefined;
+  await standIn?.close();
+  standIn = undefined;
 });
+
+/** Guilds until both of 2 shards own at least `each` (guild ids carry their creation time). */
+async function guildsOnBothShards(b: BotProcess, each: number): Promise<SimGuildHandle[]> {
+  const guilds: SimGuildHandle[] = [b.guild];
+  const count = (shard: number) => guilds.filter((guild) => shardOf(guild.id, 2) === shard).length;
+  while (count(0) < each || count(1) < each) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    guilds.push(b.discord.addGuild());
+  }
+  return guilds;
+}
 
 const shardOf = (guildId: string, shards: number): number =>
   Number((BigInt(guildId) >> 22n) % BigInt(shards));
@@ -35,12 +50,7 @@ describe("sharding", () => {
     const b = await startBotProcess({ SHARD_COUNT: "auto" }, { recommendedShards: 2 });
     bot = b;
     const { discord } = b;
-    // Guild ids carry their creation time; make guilds until both shards own one.
-    const guilds: SimGuildHandle[] = [b.guild];
-    while (new Set(guilds.map((guild) => shardOf(guild.id, 2))).size < 2) {
-      await new Promise((resolve) => setTimeout(resolve, 1));
-      guilds.push(discord.addGuild());
-    }
+    const guilds = await guildsOnBothShards(b, 1);
     await waitFor(() => discord.gatewayCounters.identifies >= 2, "both shards to identify", 45_000);
     await waitFor(
       () => (b.stdout().match(/connected to Discord/g) ?? []).length >= 2,
@@ -79,4 +89,46 @@ describe("sharding", () => {
     expect(exit.at - signalled).toBeLessThan(10_000);
     await waitFor(() => childPids(b.child.pid!).length === 0, "no shard left", 5_000);
   }, 150_000);
+
+  it("shards share one Voice Live connection budget: 10+ joins at once, never more than 6 connections a minute, all connect", async () => {
+    const apiKey = "shared-budget-test-key-0123456789";
+    const local = await startLocalVoiceLiveServer({ port: 0, apiKey, reply: "echo" });
+    standIn = local;
+    const b = await startBotProcess(
+      {
+        SHARD_COUNT: "auto",
+        AZURE_VOICELIVE_ENDPOINT: local.url,
+        AZURE_VOICELIVE_API_KEY: apiKey,
+        VOICELIVE_CONNECTIONS_PER_MINUTE: "6",
+      },
+      { recommendedShards: 2 },
+    );
+    bot = b;
+    const { discord } = b;
+    const guilds = (await guildsOnBothShards(b, 4)).slice(0, 10);
+    while (
+      guilds.filter((g) => shardOf(g.id, 2) === 0).length < 3 ||
+      guilds.filter((g) => shardOf(g.id, 2) === 1).length < 3
+    ) {
+      guilds.push(discord.addGuild());
+      guilds.shift();
+    }
+    await waitFor(
+      () => (b.stdout().match(/connected to Discord/g) ?? []).length >= 2,
+      "both shards ready",
+      45_000,
+    );
+    const joins = guilds.map((guild) => {
+      discord.setUserVoice(guild.id, guild.ownerId, guild.voiceChannelId);
+      return discord.command(guild.id, guild.ownerId, "join");
+    });
+    await Promise.all(joins.map((join) => discord.waitForResponses(join, 2, 120_000)));
+    for (const join of joins) expect(join.responses[1]!.embeds[0]?.title).toBe("Listening");
+    const connected = local.clientEvents.map((log) => log.connectedAt).sort((a, b) => a - b);
+    expect(connected).toHaveLength(guilds.length);
+    // Any 7 consecutive connections span at least a minute: no minute holds more than 6.
+    for (let i = 6; i < connected.length; i++)
+      expect(connected[i]! - connected[i - 6]!).toBeGreaterThanOrEqual(59_900);
+    expect(logMessages(b.stdout())).toContain("Voice Live connection budget spent; shard waits");
+  }, 180_000);
 });

@@ -1,4 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../src/audio/analysis.ts";
+import { SlidingWindow } from "../../src/util/sliding-window.ts";
 import { TokenBucket } from "../../src/util/token-bucket.ts";
 import { backoffDelay } from "../../src/voicelive/backoff.ts";
 import { classifyProblem, parseRetryAfter } from "../../src/voicelive/failure.ts";
@@ -51,6 +53,33 @@ describe("TokenBucket", () => {
   });
 });
 
+describe("SlidingWindow", () => {
+  it("never grants more than the limit in any window, however the reservations fall", () => {
+    let now = 0;
+    const window = new SlidingWindow({ limit: 30, windowMs: 60_000, now: () => now });
+    const random = seededRandom(7);
+    const grants: number[] = [];
+    for (let i = 0; i < 500; i++) {
+      now += Math.floor(random() * 4_000);
+      const wait = window.reserve();
+      if (random() < 0.1) window.refund();
+      else grants.push(now + wait);
+    }
+    grants.sort((a, b) => a - b);
+    for (let i = 30; i < grants.length; i++)
+      expect(grants[i]! - grants[i - 30]!).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it("lets a burst of the limit through at once, then the next waits a full window", () => {
+    let now = 1_000;
+    const window = new SlidingWindow({ limit: 30, windowMs: 60_000, now: () => now });
+    for (let i = 0; i < 30; i++) expect(window.reserve()).toBe(0);
+    now += 10_000;
+    expect(window.nextWaitMs()).toBe(50_000);
+    expect(window.reserve()).toBe(50_000);
+  });
+});
+
 describe("ConnectionRateLimiter", () => {
   function manualClock() {
     let now = 0;
@@ -70,7 +99,7 @@ describe("ConnectionRateLimiter", () => {
     return { clock, advance, sleepers };
   }
 
-  it("makes the connection after the limit wait until the bucket refills", async () => {
+  it("makes the connection after the limit wait until the first is a minute old", async () => {
     const { clock, advance } = manualClock();
     const limiter = new ConnectionRateLimiter(2, clock);
     expect(await limiter.acquire()).toBe(true);
@@ -81,7 +110,7 @@ describe("ConnectionRateLimiter", () => {
     });
     await Promise.resolve();
     expect(third).toBe(false);
-    advance(29_999);
+    advance(59_999);
     await Promise.resolve();
     expect(third).toBe(false);
     advance(1);
