@@ -11,7 +11,12 @@ import { createLogger, type Logger, registerSecret, setRootLogger } from "./log.
 import { Metrics } from "./metrics/metrics.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";
 import { managerBudgets, type ParentChannel } from "./sharding/connection-budget.ts";
-import { isShardProcess, runShardManager, type ShardManagerHandle } from "./sharding/shard-manager.ts";
+import {
+  isShardProcess,
+  runShardManager,
+  type ShardManagerHandle,
+  shardMetricsPort,
+} from "./sharding/shard-manager.ts";
 import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
 import { useConnectionBudgets } from "./voicelive/rate-limiter.ts";
 
@@ -75,10 +80,15 @@ async function main(): Promise<void> {
   }
   const store = openStore(config, persona, logger);
   const app = createBotApp({
-    config,
+    config: isShardProcess(process.env)
+      ? { ...config, metricsPort: shardMetricsPort(config.metricsPort, process.env) }
+      : config,
     logger,
     store,
-    metrics: new Metrics({ processMetrics: true }),
+    metrics: new Metrics({
+      processMetrics: true,
+      ...(isShardProcess(process.env) ? { labels: { shard: String(process.env.SHARDS) } } : {}),
+    }),
     exit: (code) => process.exit(code),
   });
   process.on("SIGINT", () => void app.shutdown("SIGINT"));

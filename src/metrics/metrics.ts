@@ -74,7 +74,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /** `labels`: added to every series (a shard process: its `shard`). */
+  constructor(options: { processMetrics?: boolean; labels?: Readonly<Record<string, string>> } = {}) {
+    if (options.labels !== undefined) this.registry.setDefaultLabels({ ...options.labels });
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
 }

@@ -24,6 +24,16 @@ export function isShardProcess(env: NodeJS.ProcessEnv): boolean {
   return env.SHARDING_MANAGER === "true";
 }
 
+/**
+ * A shard process's metrics port: METRICS_PORT plus its shard id, so the shards of one host do
+ * not fight over one port (shard 0 keeps METRICS_PORT itself).
+ */
+export function shardMetricsPort(base: number | undefined, env: NodeJS.ProcessEnv): number | undefined {
+  if (base === undefined || base === 0) return base;
+  const shard = Number(env.SHARDS);
+  return Number.isInteger(shard) && shard >= 0 ? base + shard : base;
+}
+
 /** Discord's recommended shard count for `auto`, asked through DISCORD_API_URL like everything else. */
 async function resolveShardCount(config: Config, sharding: ShardingConfig): Promise<number> {
   if (sharding.count !== "auto") return sharding.count;

@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import type { AddressInfo } from "node:net";
+import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
 import type { SimGuildHandle } from "../../src/sim/discord/index.ts";
@@ -34,6 +36,23 @@ async function guildsOnBothShards(b: BotProcess, each: number): Promise<SimGuild
 const shardOf = (guildId: string, shards: number): number =>
   Number((BigInt(guildId) >> 22n) % BigInt(shards));
 
+/** A port p with p and p + 1 both free now. */
+async function freePortPair(): Promise<number> {
+  for (;;) {
+    const first = createServer();
+    await new Promise<void>((resolve) => first.listen(0, "127.0.0.1", resolve));
+    const port = (first.address() as AddressInfo).port;
+    const second = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      second.once("error", () => resolve(false));
+      second.listen(port + 1, "127.0.0.1", () => resolve(true));
+    });
+    first.close();
+    second.close();
+    if (free) return port;
+  }
+}
+
 function childPids(pid: number): number[] {
   try {
     return execFileSync("pgrep", ["-P", String(pid)], { encoding: "utf8" })
@@ -47,7 +66,11 @@ function childPids(pid: number): number[] {
 
 describe("sharding", () => {
   it("2 shards in 2 processes: each guild answered by its shard; a killed shard restarts; SIGTERM stops all", async () => {
-    const b = await startBotProcess({ SHARD_COUNT: "auto" }, { recommendedShards: 2 });
+    const metricsPort = await freePortPair();
+    const b = await startBotProcess(
+      { SHARD_COUNT: "auto", METRICS_PORT: String(metricsPort) },
+      { recommendedShards: 2 },
+    );
     bot = b;
     const { discord } = b;
     const guilds = await guildsOnBothShards(b, 1);
@@ -68,6 +91,11 @@ describe("sharding", () => {
     };
     for (const guild of guilds) expect(await answered(guild)).toEqual(["reply"]);
     expect(b.discord.gatewayCounters.identifies).toBe(2);
+    // Each shard serves its metrics on METRICS_PORT + its id, every series labelled with it.
+    for (const shard of [0, 1]) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort + shard}/metrics`)).text();
+      expect(text).toMatch(new RegExp(`voicelive_active_conversations\\{shard="${shard}"\\} 0`));
+    }
 
     const shards = childPids(b.child.pid!);
     expect(shards).toHaveLength(2);
