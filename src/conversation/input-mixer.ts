@@ -4,7 +4,7 @@ import { isSilent, mixSaturating } from "../audio/pcm.ts";
  * The input side of a guild between per-speaker resampling and `input_audio_buffer.append`:
  * a small jitter queue per speaker and one saturating mix per clock tick.
  *
- * Timing rule 1 of the design: Discord sends nothing while nobody talks, but server VAD needs audio
+ * Discord sends nothing while nobody talks, but server VAD needs audio
  * to hear a turn end. So every tick appends while speech is flowing and for `tailMs` after the last
  * speech frame (digital silence when nobody is queued), and nothing at all after that: an idle
  * channel costs no tokens. The tail counts audio time (frames appended), not wall time, so a stalled event

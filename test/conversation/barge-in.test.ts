@@ -4,7 +4,7 @@ import { sleep, waitFor } from "../sim/harness.ts";
 import { fixtureFrames, useHarness } from "./helpers.ts";
 
 /**
- * Barge-in (timing rule 2) over the real path: a second user talks over the bot; the local server's
+ * Barge-in over the real path: a second user talks over the bot; the local server's
  * VAD reports speech_started, and the bot must go quiet within one frame and tell the service how
  * much of its answer the channel heard.
  */

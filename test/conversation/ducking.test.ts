@@ -7,7 +7,7 @@ import { sleep, toneFrames } from "../sim/harness.ts";
 import { useHarness } from "./helpers.ts";
 
 /**
- * Ducking (timing rule 3): Discord reports a user speaking before server VAD decides anything, and
+ * Ducking: Discord reports a user speaking before server VAD decides anything, and
  * the bot lowers its voice at once. The second user here speaks too quietly for the server's VAD
  * (-53 dBFS against its -40 dBFS threshold), so there is no barge-in and the ducked audio is heard.
  */
