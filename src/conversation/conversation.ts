@@ -479,7 +479,7 @@ export class Conversation {
   };
 
   /**
-   * Timing rule 2: in this same turn of the event loop, stop the bot, cancel what is still being
+   * In this same turn of the event loop, stop the bot, cancel what is still being
    * generated, and tell the model how much of its answer the channel heard.
    */
   #bargeIn(at: number): void {
