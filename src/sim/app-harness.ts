@@ -1,33 +1,24 @@
-import { randomBytes } from "node:crypto";
-import { Events } from "discord.js";
-import { COMMANDS } from "../../commands/index.ts";
-import { type BotApp, createBotApp } from "../app.ts";
-import { type Config, type Env, loadConfig } from "../config.ts";
-import type { ConversationObserver } from "../conversation/conversation.ts";
-import { commandPayload } from "../discord/registry.ts";
-import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
-import { type Logger, log } from "../log.ts";
-import { Metrics } from "../metrics/metrics.ts";
-import { defaultPersona } from "../persona.ts";
-import { openGuildStore } from "../store/guild-store.ts";
-import {
-  type InteractionRecord,
-  type InteractionResponse,
+import type { BotApp } from "../app.ts";
+import type { Env } from "../config.ts";
+import type { LocalVoiceLiveServer } from "../local/server.ts";
+import type { Logger } from "../log.ts";
+import type {
+  InteractionRecord,
+  InteractionResponse,
   LoopbackDiscord,
-  type SimGuildHandle,
+  SimGuildHandle,
 } from "./discord/index.ts";
-import { trustLoopbackCertificate } from "./tls.ts";
-import { LoopbackVoiceServer } from "./voice-server.ts";
+import { SimHarness } from "./harness.ts";
+import type { LoopbackVoiceServer } from "./voice-server.ts";
 
 /**
- * The real bot application (src/app.ts, the composition `npm start` runs) against the loopback
- * Discord, the loopback voice server and the local Voice Live server, all in one process. Members
- * run slash commands as interactions; the bot answers through REST and joins voice through the
- * gateway, exactly as with Discord.
+ * The simulator's harness in application mode, seen from a Discord server: one server with a
+ * member, commands run as interactions, and the bot's answers waited for. The end-to-end tests
+ * drive the real application (src/app.ts) through it.
  */
 
 export interface AppHarnessOptions {
-  /** Extra configuration variables (EMPTY_CHANNEL_GRACE_SECONDS, ...). */
+  /** More configuration variables (EMPTY_CHANNEL_GRACE_SECONDS, ...). */
   readonly env?: Env;
   readonly logger?: Logger;
   /** Main gateway heartbeat (Discord: 41.25 s); short makes a zombie connection show quickly. */
@@ -35,120 +26,50 @@ export interface AppHarnessOptions {
   readonly interactionWindowMs?: number;
   /** Local Voice Live reply speed (times real time). */
   readonly speed?: number;
-  readonly observe?: (guildId: string) => ConversationObserver | undefined;
-  readonly metrics?: Metrics;
 }
 
-const READY_TIMEOUT_MS = 15_000;
-let appCount = 0;
-
 export class AppHarness {
+  readonly sim: SimHarness;
   readonly discord: LoopbackDiscord;
   readonly voice: LoopbackVoiceServer;
   readonly local: LocalVoiceLiveServer;
   readonly app: BotApp;
-  readonly config: Config;
-  readonly metrics: Metrics;
   /** The first server, with a member who talks to the bot. */
   readonly guild: SimGuildHandle;
   readonly userId: string;
-  /** How often `shutdown` was asked to exit, with which code. */
-  readonly exits: number[];
-  #closed = false;
 
-  private constructor(fields: {
-    discord: LoopbackDiscord;
-    voice: LoopbackVoiceServer;
-    local: LocalVoiceLiveServer;
-    app: BotApp;
-    config: Config;
-    metrics: Metrics;
-    guild: SimGuildHandle;
-    userId: string;
-    exits: number[];
-  }) {
-    this.exits = fields.exits;
-    this.discord = fields.discord;
-    this.voice = fields.voice;
-    this.local = fields.local;
-    this.app = fields.app;
-    this.config = fields.config;
-    this.metrics = fields.metrics;
-    this.guild = fields.guild;
-    this.userId = fields.userId;
+  private constructor(sim: SimHarness, discord: LoopbackDiscord, local: LocalVoiceLiveServer, app: BotApp) {
+    this.sim = sim;
+    this.discord = discord;
+    this.voice = sim.voice;
+    this.local = local;
+    this.app = app;
+    this.guild = discord.addGuild();
+    this.userId = discord.addMember(this.guild.id, { username: "alice" });
   }
 
   /** Starts everything and logs the bot in; resolves once discord.js is ready. */
   static async start(options: AppHarnessOptions = {}): Promise<AppHarness> {
-    trustLoopbackCertificate();
-    const logger = options.logger ?? log;
-    const voice = await LoopbackVoiceServer.start({ logger: logger.child({ component: "loopback-voice" }) });
-    const discord = await LoopbackDiscord.start({
-      voice,
-      logger: logger.child({ component: "loopback-discord" }),
-      ...(options.heartbeatIntervalMs === undefined
-        ? {}
-        : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
-      ...(options.interactionWindowMs === undefined
-        ? {}
-        : { interactionWindowMs: options.interactionWindowMs }),
+    const sim = await SimHarness.start({
+      discord: true,
+      backend: { kind: "local", ...(options.speed === undefined ? {} : { speed: options.speed }) },
+      discordTiming: {
+        ...(options.heartbeatIntervalMs === undefined
+          ? {}
+          : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
+        ...(options.interactionWindowMs === undefined
+          ? {}
+          : { interactionWindowMs: options.interactionWindowMs }),
+      },
+      ...(options.env === undefined ? {} : { env: options.env }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
-    discord.registerCommands(commandPayload(COMMANDS));
-    const guild = discord.addGuild();
-    const userId = discord.addMember(guild.id, { username: "alice" });
-    const apiKey = randomBytes(24).toString("base64url");
-    const local = await startLocalVoiceLiveServer({
-      port: 0,
-      apiKey,
-      reply: "echo",
-      ...(options.speed === undefined ? {} : { speed: options.speed }),
-      logger,
-    });
-    const config = loadConfig({
-      DISCORD_TOKEN: discord.token,
-      DISCORD_API_URL: discord.apiUrl,
-      AZURE_VOICELIVE_ENDPOINT: local.url,
-      AZURE_VOICELIVE_API_KEY: apiKey,
-      DATABASE_PATH: ":memory:",
-      VOICELIVE_CONNECTIONS_PER_MINUTE: "10000",
-      ...options.env,
-    });
-    const store = openGuildStore({
-      path: config.databasePath,
-      defaults: defaultPersona({
-        instructions: config.persona.defaultInstructions,
-        voice: config.persona.defaultVoice,
-      }),
-      logger,
-    });
-    const metrics = options.metrics ?? new Metrics();
-    const exits: number[] = [];
-    const app = createBotApp({
-      config,
-      logger,
-      store,
-      metrics,
-      exit: (code) => exits.push(code),
-      backendLabel: "local",
-      voiceGroup: `app-${process.pid}-${++appCount}`,
-      ...(options.observe === undefined ? {} : { observe: options.observe }),
-    });
-    const harness = new AppHarness({ discord, voice, local, app, config, metrics, guild, userId, exits });
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error("discord.js was not ready in time")), READY_TIMEOUT_MS);
-      app.client.once(Events.ClientReady, () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
-    try {
-      await app.start();
-      await ready;
-    } catch (error) {
-      await harness.close();
-      throw error;
+    const { discord, local, app } = sim;
+    if (discord === undefined || local === undefined || app === undefined) {
+      await sim.close();
+      throw new Error("the harness did not start in application mode with the local backend");
     }
-    return harness;
+    return new AppHarness(sim, discord, local, app);
   }
 
   /** A member runs a command; resolves with its record once the first response arrived. */
@@ -194,12 +115,7 @@ export class AppHarness {
     return record.responses;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    await this.app.shutdown("harness closed");
-    await this.discord.close();
-    await this.voice.close();
-    await this.local.close();
+  close(): Promise<void> {
+    return this.sim.close();
   }
 }

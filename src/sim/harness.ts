@@ -9,7 +9,13 @@ import { OpusFrameEncoder } from "../audio/opus.ts";
 import { isSilent } from "../audio/pcm.ts";
 import { convertSampleRate } from "../audio/rate-convert.ts";
 import type { WavAudio } from "../audio/wav.ts";
-import { type AzureVoiceLiveConfig, type Config, type InputSampleRate, loadConfig } from "../config.ts";
+import {
+  type AzureVoiceLiveConfig,
+  type Config,
+  type Env,
+  type InputSampleRate,
+  loadConfig,
+} from "../config.ts";
 import type { BargeInInfo, ConversationObserver } from "../conversation/conversation.ts";
 import { LatencyRecorder } from "../conversation/latency.ts";
 import { ConversationManager } from "../conversation/manager.ts";
@@ -75,6 +81,10 @@ export interface SimHarnessOptions {
    * messages there. Without it the harness drives a ConversationManager directly (benchmarks).
    */
   readonly discord?: boolean;
+  /** Application mode: the loopback Discord's gateway heartbeat and interaction response window. */
+  readonly discordTiming?: { readonly heartbeatIntervalMs?: number; readonly interactionWindowMs?: number };
+  /** Application mode: more configuration variables, as in .env (EMPTY_CHANNEL_GRACE_SECONDS, ...). */
+  readonly env?: Env;
   /** The loopback voice server's heartbeat interval (Discord's by default). */
   readonly voiceHeartbeatIntervalMs?: number;
 }
@@ -339,6 +349,11 @@ export class SimHarness {
     return this.#discordSide?.discord;
   }
 
+  /** The bot application in application mode (undefined otherwise). */
+  get app(): BotApp | undefined {
+    return this.#discordSide?.app;
+  }
+
   /** Starts the loopback voice server and the backend (trusting the loopback certificate). */
   static async start(options: SimHarnessOptions = {}): Promise<SimHarness> {
     trustLoopbackCertificate();
@@ -356,6 +371,7 @@ export class SimHarness {
       discord = await LoopbackDiscord.start({
         voice,
         logger: logger.child({ component: "loopback-discord" }),
+        ...options.discordTiming,
       });
       discord.registerCommands(commandPayload(COMMANDS));
     }
@@ -861,6 +877,7 @@ function harnessConfig(
         backend.kind === "azure" ? (backend.connectionsPerMinute ?? 30) : LOCAL_CONNECTIONS_PER_MINUTE,
       ),
       IDLE_TIMEOUT_SECONDS: String(options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_SECONDS),
+      ...options.env,
     },
     { discordToken: true },
   );

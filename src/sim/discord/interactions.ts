@@ -154,14 +154,9 @@ function checkValue(option: OptionDefinition, value: OptionValue): void {
     throw new InvocationError(`option ${option.name} is out of its range: ${JSON.stringify(value)}`);
 }
 
-export function newInteraction(fields: {
-  readonly kind: InteractionKind;
-  readonly command: string;
-  readonly guildId: string;
-  readonly channelId: string;
-  readonly userId: string;
-  readonly createdAt: number;
-}): InteractionRecord {
+export function newInteraction(
+  fields: Pick<InteractionRecord, "kind" | "command" | "guildId" | "channelId" | "userId" | "createdAt">,
+): InteractionRecord {
   return {
     ...fields,
     id: snowflake(),
