@@ -3,7 +3,7 @@
  * graceful shutdown on SIGINT/SIGTERM.
  */
 import { Events } from "discord.js";
-import { type Config, ConfigError, configSecrets, loadConfig } from "./config.ts";
+import { type Config, ConfigError, configSecrets, loadConfig, sessionTarget } from "./config.ts";
 import { ConversationManager } from "./conversation/manager.ts";
 import { AutoLeave } from "./discord/auto-leave.ts";
 import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
@@ -18,6 +18,7 @@ import { Metrics } from "./metrics/metrics.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics/server.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";
 import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
+import { personaRules } from "./voicelive/persona-rules.ts";
 
 const SHUTDOWN_DEADLINE_MS = 5_000;
 
@@ -55,7 +56,8 @@ function configuredPersona(config: Config): Persona {
 
 function openStore(config: Config, persona: Persona, logger: Logger): GuildStore {
   try {
-    return openGuildStore({ path: config.databasePath, defaults: persona, logger });
+    const rules = personaRules(sessionTarget(config));
+    return openGuildStore({ path: config.databasePath, defaults: persona, logger, rules });
   } catch (error) {
     if (error instanceof StoreOpenError) exitWithMessage(error.message);
     throw error;

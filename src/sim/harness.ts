@@ -165,7 +165,7 @@ export interface BargeInFigures {
 const READY_TIMEOUT_MS = 5_000;
 const POLL_MS = 5;
 const DISCORD_EPOCH = 1_420_070_400_000n;
-const LOCAL_MODEL = "local-echo";
+const LOCAL_MODEL = "gpt-realtime";
 const API_VERSION = "2025-10-01";
 const TOKEN_SCOPE = "https://ai.azure.com/.default";
 /** Loopback connections are free; Azure takes the configured rate. */
