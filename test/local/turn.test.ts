@@ -45,7 +45,7 @@ function responseAudio(c: TestClient, responseId: string): Int16Array {
 
 describe("a spoken turn", () => {
   it("detects the question, commits it and echoes exactly the committed speech at 24 kHz", async () => {
-    const c = await connect(50, { input_audio_transcription: { model: "azure-speech" } });
+    const c = await connect(50, { input_audio_transcription: { model: "gpt-4o-mini-transcribe" } });
     const speech = loadSpeech("speech-weather-question.wav");
     c.appendPcm(speech, 24_000);
     c.appendPcm(new Int16Array(24_000), 24_000); // 1 s of silence ends the turn
