@@ -97,7 +97,7 @@ export class Fleet {
         azure: {
           endpoint: voiceLiveUrl,
           apiKey,
-          model: "local-echo",
+          model: "gpt-realtime",
           apiVersion: "2025-10-01",
           agent: undefined,
           tokenScope: "https://ai.azure.com/.default",

@@ -48,7 +48,7 @@ const data = new SlashCommandBuilder()
       .addStringOption((option) =>
         option
           .setName("voice")
-          .setDescription("OpenAI voice (alloy...) or Azure voice name (en-US-AvaNeural...)")
+          .setDescription("A voice the configured model can use: alloy..., en-US-AvaNeural..., ava...")
           .setAutocomplete(true),
       )
       .addNumberOption((option) =>
@@ -190,10 +190,12 @@ function instructionsModal(current: string): APIModalInteractionResponseCallback
     .toJSON();
 }
 
-/** Known voices matching the typed text, those starting with it first. */
-export function voiceChoices(typed: string): Choice[] {
+/** Voices the configured model can use that match the typed text, those starting with it first. */
+export function voiceChoices(
+  typed: string,
+  voices: readonly string[] = [...OPENAI_VOICES, ...AZURE_VOICES],
+): Choice[] {
   const needle = typed.trim().toLowerCase();
-  const voices = [...OPENAI_VOICES, ...AZURE_VOICES];
   const starting = voices.filter((voice) => voice.toLowerCase().startsWith(needle));
   const containing = voices.filter(
     (voice) => !voice.toLowerCase().startsWith(needle) && voice.toLowerCase().includes(needle),
@@ -289,8 +291,10 @@ export const command: Command = {
     }
   },
 
-  autocomplete(ctx) {
-    return ctx.focused.name === "voice" ? voiceChoices(ctx.focused.value) : [];
+  autocomplete(ctx, services) {
+    return ctx.focused.name === "voice"
+      ? voiceChoices(ctx.focused.value, services.store.personaRules.voices())
+      : [];
   },
 
   async submitModal(ctx, services) {

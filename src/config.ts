@@ -2,6 +2,35 @@
  * Typed, validated configuration read from the environment. `.env` is loaded by Node itself
  * (`--env-file-if-exists`), so this module only ever sees `process.env`-shaped input.
  */
+import { voiceKind } from "./persona.ts";
+import {
+  capabilitiesFor,
+  DEFAULT_API_VERSION,
+  DEFAULT_MODEL,
+  DEFAULT_TARGET,
+  listed,
+  type SessionTarget,
+  targetProblems,
+} from "./voicelive/capabilities.ts";
+
+/**
+ * Agent mode (Foundry Agent Service). Every URL parameter Microsoft documents for it is here
+ * [@azure/ai-voicelive AgentSessionConfig; Learn how-to-voice-agent-integration].
+ */
+export interface AgentConfig {
+  /** `agent-name` */
+  readonly name: string;
+  /** `agent-project-name` */
+  readonly project: string;
+  /** `agent-version`; absent means the latest. */
+  readonly version: string | undefined;
+  /** `agent-authentication-identity-client-id`: a user-assigned managed identity for the agent service. */
+  readonly identityClientId?: string | undefined;
+  /** `foundry-resource-override`: the Foundry resource of a cross-resource agent. */
+  readonly foundryResourceOverride?: string | undefined;
+  /** `conversation-id`: continue one agent conversation (every session shares it). */
+  readonly conversationId?: string | undefined;
+}
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export type InputSampleRate = 24000 | 16000;
@@ -13,10 +42,8 @@ export interface AzureVoiceLiveConfig {
   readonly apiKey: string | undefined;
   readonly model: string;
   readonly apiVersion: string;
-  /** Present means agent mode: `model` is then not sent. */
-  readonly agent:
-    | { readonly name: string; readonly project: string; readonly version: string | undefined }
-    | undefined;
+  /** Present means agent mode: `model` is then not sent, and only Entra ID authenticates. */
+  readonly agent: AgentConfig | undefined;
   readonly tokenScope: string;
 }
 
@@ -65,8 +92,9 @@ export const SECRET_VARIABLES: readonly string[] = ["DISCORD_TOKEN", "AZURE_VOIC
 
 export const DEFAULTS = {
   DISCORD_API_URL: "https://discord.com/api",
-  AZURE_VOICELIVE_MODEL: "gpt-realtime",
-  AZURE_VOICELIVE_API_VERSION: "2025-10-01",
+  AZURE_VOICELIVE_MODEL: DEFAULT_MODEL,
+  /** The newest GA version the official SDK (@azure/ai-voicelive 1.1.0) targets. */
+  AZURE_VOICELIVE_API_VERSION: DEFAULT_API_VERSION,
   AZURE_TOKEN_SCOPE: "https://ai.azure.com/.default",
   DATABASE_PATH: "./data/voicelive-discord.sqlite",
   LOG_LEVEL: "info",
@@ -75,11 +103,19 @@ export const DEFAULTS = {
   VOICELIVE_SESSION_MAX_MINUTES: "55",
   PERSONA_DEFAULT_INSTRUCTIONS:
     "You are a friendly voice assistant in a Discord voice channel. Keep answers short and conversational.",
+  /** Only for the default model; otherwise the model's own default voice (capabilities.ts). */
   PERSONA_DEFAULT_VOICE: "alloy",
   IDLE_TIMEOUT_SECONDS: "600",
   EMPTY_CHANNEL_GRACE_SECONDS: "60",
   COMMANDS_PER_MINUTE_PER_GUILD: "20",
 } as const;
+
+const AGENT_ONLY_VARIABLES: readonly string[] = [
+  "AZURE_VOICELIVE_AGENT_VERSION",
+  "AZURE_VOICELIVE_AGENT_IDENTITY_CLIENT_ID",
+  "AZURE_VOICELIVE_FOUNDRY_RESOURCE_OVERRIDE",
+  "AZURE_VOICELIVE_AGENT_CONVERSATION_ID",
+];
 
 const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -137,6 +173,33 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
     return value;
   };
   const clientId = snowflake("DISCORD_CLIENT_ID", requirements.discordClientId === true);
+
+  const matching = (name: string, pattern: RegExp, what: string): string | undefined => {
+    const value = read(name);
+    if (value !== undefined && !pattern.test(value))
+      problems.push(`${name} must be ${what}, got ${shown(name, value)}`);
+    return value;
+  };
+  const readAgent = (name: string, project: string): AgentConfig => ({
+    name,
+    project,
+    version: matching("AZURE_VOICELIVE_AGENT_VERSION", /^[\w.-]{1,64}$/, "an agent version such as 3"),
+    identityClientId: matching(
+      "AZURE_VOICELIVE_AGENT_IDENTITY_CLIENT_ID",
+      /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+      "the client id (a GUID) of a user-assigned managed identity",
+    ),
+    foundryResourceOverride: matching(
+      "AZURE_VOICELIVE_FOUNDRY_RESOURCE_OVERRIDE",
+      /^[A-Za-z0-9][A-Za-z0-9-]{1,62}$/,
+      "a Foundry resource name (letters, digits and hyphens)",
+    ),
+    conversationId: matching(
+      "AZURE_VOICELIVE_AGENT_CONVERSATION_ID",
+      /^[\w.:-]{1,128}$/,
+      "an agent conversation id",
+    ),
+  });
   const guildId = snowflake("DISCORD_GUILD_ID", false);
   const apiUrl = discordApiUrl(read("DISCORD_API_URL") ?? DEFAULTS.DISCORD_API_URL, problems);
 
@@ -156,9 +219,10 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
     );
   }
   const apiVersion = read("AZURE_VOICELIVE_API_VERSION") ?? DEFAULTS.AZURE_VOICELIVE_API_VERSION;
-  if (!/^(\d{4}-\d{2}-\d{2}(-preview)?|v1)$/.test(apiVersion)) {
+  const versionWellFormed = /^(\d{4}-\d{2}-\d{2}(-preview)?|v1)$/.test(apiVersion);
+  if (!versionWellFormed) {
     problems.push(
-      `AZURE_VOICELIVE_API_VERSION must look like 2025-10-01 or 2026-01-01-preview, got ${shown("AZURE_VOICELIVE_API_VERSION", apiVersion)}`,
+      `AZURE_VOICELIVE_API_VERSION must look like ${DEFAULT_API_VERSION} or 2026-06-01-preview, got ${shown("AZURE_VOICELIVE_API_VERSION", apiVersion)}`,
     );
   }
   const model = read("AZURE_VOICELIVE_MODEL") ?? DEFAULTS.AZURE_VOICELIVE_MODEL;
@@ -190,7 +254,7 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
         apiVersion,
         agent:
           agentName !== undefined && agentProject !== undefined
-            ? { name: agentName, project: agentProject, version: read("AZURE_VOICELIVE_AGENT_VERSION") }
+            ? readAgent(agentName, agentProject)
             : undefined,
         tokenScope,
       };
@@ -198,6 +262,37 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
   } else if (agentName !== undefined) {
     problems.push(
       "AZURE_VOICELIVE_AGENT_NAME needs AZURE_VOICELIVE_ENDPOINT (agent mode only works with Azure)",
+    );
+  }
+  if (azure?.agent !== undefined && azure.apiKey !== undefined) {
+    // "Key-based authentication isn't supported in agent mode" [Learn how-to-voice-agent-integration].
+    problems.push(
+      "AZURE_VOICELIVE_API_KEY must be unset in agent mode: Voice Live agents accept only Microsoft Entra ID (sign in with az login or a managed identity)",
+    );
+  }
+  if (agentName === undefined) {
+    for (const name of AGENT_ONLY_VARIABLES) {
+      if (read(name) !== undefined)
+        problems.push(`${name} is only used in agent mode (set AZURE_VOICELIVE_AGENT_NAME)`);
+    }
+  }
+  const target: SessionTarget =
+    azure === undefined
+      ? DEFAULT_TARGET
+      : {
+          model: azure.agent === undefined ? azure.model : undefined,
+          apiVersion,
+          agentMode: azure.agent !== undefined,
+        };
+  for (const problem of azure === undefined || !versionWellFormed ? [] : targetProblems(target)) {
+    problems.push(`AZURE_VOICELIVE_API_VERSION / AZURE_VOICELIVE_MODEL: ${problem}`);
+  }
+  const caps = capabilitiesFor(target);
+  const defaultVoice = read("PERSONA_DEFAULT_VOICE") ?? caps.defaultVoice;
+  const defaultKind = voiceKind({ voice: defaultVoice, voiceEndpointId: null });
+  if (!caps.voiceTypes.includes(defaultKind)) {
+    problems.push(
+      `PERSONA_DEFAULT_VOICE: ${shown("PERSONA_DEFAULT_VOICE", defaultVoice)} is a ${defaultKind} voice, which ${caps.label} cannot use; it takes ${listed(caps.voiceTypes)} voices (unset it for ${caps.defaultVoice})`,
     );
   }
 
@@ -241,7 +336,7 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
     },
     persona: {
       defaultInstructions: read("PERSONA_DEFAULT_INSTRUCTIONS") ?? DEFAULTS.PERSONA_DEFAULT_INSTRUCTIONS,
-      defaultVoice: read("PERSONA_DEFAULT_VOICE") ?? DEFAULTS.PERSONA_DEFAULT_VOICE,
+      defaultVoice,
     },
     conversation: {
       idleTimeoutSeconds: integer("IDLE_TIMEOUT_SECONDS", DEFAULTS.IDLE_TIMEOUT_SECONDS, 10, 86_400),
@@ -356,6 +451,15 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** Where sessions go: the configured model or agent, or the local server (default model and version). */
+export function sessionTarget(config: Pick<Config, "azure">): SessionTarget {
+  const azure = config.azure;
+  if (azure === undefined) return DEFAULT_TARGET;
+  return azure.agent === undefined
+    ? { model: azure.model, apiVersion: azure.apiVersion, agentMode: false }
+    : { model: undefined, apiVersion: azure.apiVersion, agentMode: true };
 }
 
 /** The secrets of a configuration, for the log redactor. */

@@ -6,7 +6,14 @@
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "../commands/index.ts";
 import { createBotApp, LoginError } from "./app.ts";
-import { type Config, ConfigError, configSecrets, loadConfig, type ShardingConfig } from "./config.ts";
+import {
+  type Config,
+  ConfigError,
+  configSecrets,
+  loadConfig,
+  type ShardingConfig,
+  sessionTarget,
+} from "./config.ts";
 import { createLogger, type Logger, registerSecret, setRootLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";
@@ -18,6 +25,7 @@ import {
   shardMetricsPort,
 } from "./sharding/shard-manager.ts";
 import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
+import { personaRules } from "./voicelive/persona-rules.ts";
 import { useConnectionBudgets } from "./voicelive/rate-limiter.ts";
 
 /** A mistake in the setup: its message on stderr, no stack trace, exit code 1. */
@@ -54,7 +62,8 @@ function configuredPersona(config: Config): Persona {
 
 function openStore(config: Config, persona: Persona, logger: Logger): GuildStore {
   try {
-    return openGuildStore({ path: config.databasePath, defaults: persona, logger });
+    const rules = personaRules(sessionTarget(config));
+    return openGuildStore({ path: config.databasePath, defaults: persona, logger, rules });
   } catch (error) {
     if (error instanceof StoreOpenError) exitWithMessage(error.message);
     throw error;

@@ -2,6 +2,9 @@
  * A guild's persona: what the bot is told and how it sounds and listens. Pure data and validation,
  * shared by the store (persistence), the commands (input) and the conversation (session config).
  */
+import { REALTIME_NATIVE_VOICES } from "./voicelive/capabilities.ts";
+
+export { REALTIME_NATIVE_VOICES };
 
 export type TurnDetectionType =
   | "server_vad"
@@ -88,12 +91,31 @@ const AZURE_VOICE_PATTERN = /^[a-z]{2,3}-[A-Z][A-Za-z]{1,3}(-[A-Za-z]+)?-[A-Za-z
 const LANGUAGE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
 export const MAX_INSTRUCTIONS_LENGTH = 4000;
 
-export type VoiceKind = "openai" | "azure-standard" | "azure-custom";
+export type VoiceKind = "openai" | "azure-standard" | "azure-custom" | "azure-realtime-native";
 
+/** The wire voice type a persona's voice name stands for. */
 export function voiceKind(persona: Pick<Persona, "voice" | "voiceEndpointId">): VoiceKind {
   if (persona.voiceEndpointId !== null) return "azure-custom";
-  return OPENAI_VOICES.includes(persona.voice) ? "openai" : "azure-standard";
+  if (OPENAI_VOICES.includes(persona.voice)) return "openai";
+  return REALTIME_NATIVE_VOICES.includes(persona.voice) ? "azure-realtime-native" : "azure-standard";
 }
+
+/**
+ * What the configured model and API version allow, for `/persona set` and voice autocomplete.
+ * Built from the capability table (src/voicelive/persona-rules.ts); absent means no model check.
+ */
+export interface PersonaRules {
+  /** Problems with a changed persona, each naming the option and what the model accepts. */
+  check(persona: Persona, change: PersonaChange): string[];
+  /** The voice names autocomplete offers. */
+  voices(): readonly string[];
+}
+
+/** No model check: every well-formed persona is saved, every listed voice offered. */
+export const UNRESTRICTED_RULES: PersonaRules = {
+  check: () => [],
+  voices: () => [...OPENAI_VOICES, ...REALTIME_NATIVE_VOICES, ...AZURE_VOICES],
+};
 
 export function defaultPersona(defaults: { instructions: string; voice: string }): Persona {
   return {
@@ -145,15 +167,19 @@ export function applyPersonaChange(base: Persona, change: PersonaChange): Person
       : change.voiceEndpointId === null
         ? null
         : sanitizeText(change.voiceEndpointId);
-  if (!OPENAI_VOICES.includes(voice) && !AZURE_VOICE_PATTERN.test(voice)) {
+  if (
+    !OPENAI_VOICES.includes(voice) &&
+    !REALTIME_NATIVE_VOICES.includes(voice) &&
+    !AZURE_VOICE_PATTERN.test(voice)
+  ) {
     problems.push(
-      `voice: "${voice.slice(0, 60)}" is neither an OpenAI voice (${OPENAI_VOICES.join(", ")}) nor an Azure voice name such as en-US-AvaNeural`,
+      `voice: "${voice.slice(0, 60)}" is neither an OpenAI voice (${OPENAI_VOICES.join(", ")}), an azure-realtime voice (${REALTIME_NATIVE_VOICES.join(", ")}) nor an Azure voice name such as en-US-AvaNeural`,
     );
   }
   if (voiceEndpointId !== null) {
     if (!/^[0-9a-fA-F-]{8,64}$/.test(voiceEndpointId))
       problems.push("voice endpoint id: must be a deployment GUID");
-    if (OPENAI_VOICES.includes(voice))
+    if (OPENAI_VOICES.includes(voice) || REALTIME_NATIVE_VOICES.includes(voice))
       problems.push("voice endpoint id: only Azure custom voices take an endpoint id");
   }
   const temperature = change.temperature ?? base.temperature;

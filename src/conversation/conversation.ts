@@ -363,8 +363,9 @@ export class Conversation {
         this.#options.observer?.speechStopped?.(performance.now());
       }),
       session.on("response.output_item.added", (event) => {
-        if (event.item.type === "message" && event.item.role === "assistant" && event.item.id !== undefined) {
-          this.#composer?.assistantItemStarted(event.item.id);
+        const item = event.item;
+        if (item?.type === "message" && item.role === "assistant" && item.id !== undefined) {
+          this.#composer?.assistantItemStarted(item.id);
         }
       }),
       session.on("response.audio.delta", this.#onAudioDelta),

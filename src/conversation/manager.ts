@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { FrameClock } from "../audio/frame-clock.ts";
-import type { AzureVoiceLiveConfig, Config } from "../config.ts";
+import { type AzureVoiceLiveConfig, type Config, sessionTarget } from "../config.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
 import { type Logger, registerSecret } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
 import { ManagedVoiceConnection } from "../voice/connection.ts";
+import { DEFAULT_API_VERSION, DEFAULT_MODEL } from "../voicelive/capabilities.ts";
 import { VoiceLiveSession } from "../voicelive/session.ts";
 import { buildSessionConfig } from "../voicelive/session-config.ts";
 import { Conversation, type ConversationObserver, type UsageDelta } from "./conversation.ts";
@@ -196,7 +197,7 @@ export class ConversationManager implements ConversationControl {
 
   #sessionOptions(settings: GuildSettings): Parameters<typeof buildSessionConfig>[1] {
     return {
-      agentMode: this.#options.config.azure?.agent !== undefined,
+      target: sessionTarget(this.#options.config),
       inputSampleRate: this.#options.config.voiceLive.inputSampleRate,
       // Transcribing costs tokens; only captions need the user's words.
       transcriptionModel: settings.captions.enabled ? undefined : null,
@@ -222,8 +223,9 @@ export class ConversationManager implements ConversationControl {
     return {
       endpoint: server.url,
       apiKey: this.#localKey,
-      model: "local-echo",
-      apiVersion: "2025-10-01",
+      // The default target, so the local server enforces what Azure would for the default model.
+      model: DEFAULT_MODEL,
+      apiVersion: DEFAULT_API_VERSION,
       agent: undefined,
       tokenScope: "https://ai.azure.com/.default",
     };

@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { type Logger, registerSecret, log as rootLog } from "../log.ts";
+import { API_VERSIONS, apiVersionInfo, capabilitiesFor } from "../voicelive/capabilities.ts";
 import type { ErrorDetails } from "../voicelive/protocol.ts";
 import { ClientEventLog, type CloseAfter, FaultyTransport } from "./faults.ts";
 import { newId } from "./ids.ts";
@@ -31,6 +32,8 @@ export interface LocalVoiceLiveOptions {
   /** Loopback unless told otherwise. */
   readonly host?: string;
   readonly apiKey?: string;
+  /** Accepted as `Authorization: Bearer <token>`, the only credential agent mode takes. */
+  readonly bearerToken?: string;
   readonly reply?: ReplyMode;
   /** Reply audio streams this many times faster than real time (default 4). */
   readonly speed?: number;
@@ -78,7 +81,6 @@ interface Connection {
   readonly transport: FaultyTransport;
 }
 
-const API_VERSION = /^\d{4}-\d{2}-\d{2}(-preview)?$/;
 /** Azure caps one append at 15 MiB of JSON. */
 const MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 const CLOSE_GRACE_MS = 1000;
@@ -227,36 +229,64 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
     return { status: 426, message: `${REALTIME_PATH} takes WebSocket connections only` };
   }
 
+  /**
+   * Credentials as the service takes them: the api-key header (a key in the query alone is not
+   * enough here), or a bearer token. Agent mode takes Entra ID only [Learn
+   * how-to-voice-agent-integration], so a key there is refused whatever its value.
+   */
+  #checkCredentials(req: IncomingMessage, agentMode: boolean): void {
+    const key = req.headers["api-key"];
+    const authorization = req.headers.authorization;
+    if (agentMode && key !== undefined) {
+      throw new HandshakeError(
+        401,
+        "Key-based authentication is not supported in agent mode: use a Microsoft Entra ID bearer token",
+      );
+    }
+    const { apiKey, bearerToken } = this.#options;
+    if (apiKey === undefined && bearerToken === undefined) return;
+    if (bearerToken !== undefined && typeof authorization === "string") {
+      if (sameSecret(authorization, `Bearer ${bearerToken}`)) return;
+      throw new HandshakeError(401, "Access denied: the bearer token is not valid");
+    }
+    if (agentMode) {
+      throw new HandshakeError(401, "Access denied: agent mode needs a Microsoft Entra ID bearer token");
+    }
+    if (apiKey === undefined || typeof key !== "string" || !sameSecret(key, apiKey)) {
+      throw new HandshakeError(401, "Access denied: a valid key is required in the api-key header");
+    }
+  }
+
   /** Checks the handshake as the service does; returns the session's origin or throws a HandshakeError. */
   #admit(req: IncomingMessage): SessionOrigin {
     const url = requestUrl(req);
     if (url === undefined) throw new HandshakeError(400, "Malformed request URL");
     if (url.pathname !== REALTIME_PATH) throw new HandshakeError(404, notFoundMessage(url.pathname));
-    const expectedKey = this.#options.apiKey;
-    if (expectedKey !== undefined) {
-      const given = req.headers["api-key"];
-      if (typeof given !== "string" || !sameSecret(given, expectedKey)) {
-        throw new HandshakeError(401, "Access denied: a valid key is required in the api-key header");
-      }
-    }
     const query = url.searchParams;
-    const apiVersion = query.get("api-version");
-    if (apiVersion === null || apiVersion === "")
-      throw new HandshakeError(400, "The api-version query parameter is required");
-    if (!API_VERSION.test(apiVersion)) {
-      throw new HandshakeError(
-        400,
-        `Unsupported api-version ${apiVersion.slice(0, 40)}: use a dated version such as 2025-10-01`,
-      );
-    }
     const model = query.get("model") ?? undefined;
     const agentName = query.get("agent-name") ?? undefined;
     const agentProject = query.get("agent-project-name") ?? undefined;
+    const agentMode = model === undefined && agentName !== undefined;
+    this.#checkCredentials(req, agentMode);
+    const apiVersion = query.get("api-version");
+    if (apiVersion === null || apiVersion === "")
+      throw new HandshakeError(400, "The api-version query parameter is required");
+    // Every version Microsoft documents, including the v1 label (capabilities.ts).
+    if (apiVersionInfo(apiVersion) === undefined) {
+      throw new HandshakeError(
+        400,
+        `Unsupported api-version ${apiVersion.slice(0, 40)}: use one of ${API_VERSIONS.map((v) => v.id).join(", ")}`,
+      );
+    }
     if (model === undefined && (agentName === undefined || agentProject === undefined)) {
       throw new HandshakeError(
         400,
         "Either the model query parameter or both agent-name and agent-project-name are required",
       );
+    }
+    const needs = capabilitiesFor({ model, apiVersion, agentMode }).requires;
+    if (needs !== undefined && !(apiVersionInfo(apiVersion)?.features.includes(needs) ?? false)) {
+      throw new HandshakeError(400, `Model ${model} is not available at api-version ${apiVersion}`);
     }
     return { id: newId("sess"), apiVersion, model, agentName: model === undefined ? agentName : undefined };
   }
@@ -337,6 +367,7 @@ export async function startLocalVoiceLiveServer(
   if (options.chunkMs !== undefined && !(options.chunkMs >= 10))
     throw new RangeError("chunkMs must be at least 10");
   registerSecret(options.apiKey);
+  registerSecret(options.bearerToken);
   const server = new LocalVoiceLive(options);
   await server.listen();
   return server;

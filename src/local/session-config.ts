@@ -3,6 +3,8 @@
  * `session.update` as a validated partial merge. Validation is all-or-nothing: an invalid field
  * leaves the session exactly as it was and names the offending `param`.
  */
+
+import { defaultPrefixPaddingMs } from "../voicelive/capabilities.ts";
 import type {
   InputAudioFormat,
   Modality,
@@ -11,6 +13,7 @@ import type {
   TurnDetection,
   Voice,
 } from "../voicelive/protocol.ts";
+import { capabilityProblem } from "./capability-check.ts";
 import { isNumberIn, isObject, isStringArray, isWholeNumber } from "./json.ts";
 import type { VadSettings } from "./vad.ts";
 
@@ -50,12 +53,6 @@ const EAGERNESS = ["auto", "low", "medium", "high"];
 const TOOL_CHOICES = ["auto", "none", "required"];
 /** Upper bound for every *_ms setting; the service documents none, this only rejects nonsense. */
 const MAX_SETTING_MS = 60_000;
-
-/** 2026-04-10 raised the server_vad prefix padding default from 300 ms to 400 ms. */
-function defaultPrefixPaddingMs(type: TurnDetection["type"], apiVersion: string): number {
-  if (type === "server_vad") return apiVersion >= "2026-04-10" ? 400 : 300;
-  return 300;
-}
 
 /**
  * Defaults filled in for a `turn_detection` of the given type. `create_response` and
@@ -101,7 +98,8 @@ export function createDefaultSession(origin: SessionOrigin): SessionInfo {
     input_audio_transcription: null,
     tools: [],
     tool_choice: "auto",
-    temperature: 0.8,
+    // An agent's temperature is its own [capabilities.ts, agent family]: not reported as settable.
+    ...(origin.model === undefined ? {} : { temperature: 0.8 }),
     max_response_output_tokens: "inf",
   };
 }
@@ -113,6 +111,9 @@ export function applySessionUpdate(
   origin: SessionOrigin,
 ): SessionUpdateResult {
   if (!isObject(patch)) return invalid("session", "session must be an object");
+  // What the model, mode and API version may have first, as the capability table says.
+  const refused = capabilityProblem(patch, origin);
+  if (refused !== undefined) return { invalid: refused };
   const next: Record<string, unknown> = { ...current };
   for (const [key, value] of Object.entries(patch)) {
     const problem = applyField(next, key, value, current, origin);
@@ -216,8 +217,8 @@ function applyField(
       next[key] = value;
       return undefined;
     case "temperature":
-      // The docs disagree (0.6..1.2 vs 0..1); accept the union.
-      if (!isNumberIn(value, 0, 1.2)) return problem(key, "temperature must be a number from 0 to 1.2");
+      // The range itself is the capability table's (capability-check.ts); here only the type.
+      if (!isNumberIn(value, 0, 2)) return problem(key, "temperature must be a number");
       next[key] = value;
       return undefined;
     case "max_response_output_tokens":

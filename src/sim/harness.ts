@@ -15,6 +15,7 @@ import {
   type Env,
   type InputSampleRate,
   loadConfig,
+  sessionTarget,
 } from "../config.ts";
 import type { BargeInInfo, ConversationObserver } from "../conversation/conversation.ts";
 import { LatencyRecorder } from "../conversation/latency.ts";
@@ -26,6 +27,7 @@ import { type Logger, log } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
 import { type GuildStore, openGuildStore } from "../store/guild-store.ts";
+import { personaRules } from "../voicelive/persona-rules.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
 import { type ChannelMessage, type InteractionRecord, LoopbackDiscord } from "./discord/index.ts";
 import { paceFrames } from "./frame-pacer.ts";
@@ -206,7 +208,7 @@ const READY_TIMEOUT_MS = 5_000;
 /** /join waits for Discord voice and Voice Live (Azure: a few seconds). */
 const JOIN_TIMEOUT_MS = 30_000;
 const POLL_MS = 5;
-const LOCAL_MODEL = "local-echo";
+const LOCAL_MODEL = "gpt-realtime";
 const API_VERSION = "2025-10-01";
 const TOKEN_SCOPE = "https://ai.azure.com/.default";
 /** Loopback connections are free; Azure takes the configured rate. */
@@ -323,6 +325,7 @@ export class SimHarness {
           voice: config.persona.defaultVoice,
         }),
         logger,
+        rules: personaRules(sessionTarget(config)),
       });
       const app = createBotApp({
         config,

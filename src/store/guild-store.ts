@@ -9,6 +9,8 @@ import {
   type ListenPolicy,
   type Persona,
   type PersonaChange,
+  type PersonaRules,
+  UNRESTRICTED_RULES,
 } from "../persona.ts";
 import { type Decoded, decodeCaptions, decodeListenPolicy, decodePersona } from "./decode.ts";
 import { migrate } from "./migrations.ts";
@@ -43,6 +45,8 @@ export interface GuildStoreOptions {
   /** Milliseconds since the epoch; injectable so tests can cross a UTC midnight. */
   readonly now?: () => number;
   readonly busyTimeoutMs?: number;
+  /** What the configured model allows; a change it refuses is not saved. Default: no model check. */
+  readonly rules?: PersonaRules;
 }
 
 export class StoreOpenError extends Error {
@@ -79,6 +83,7 @@ const INTEGER_FIELDS: ReadonlySet<string> = new Set(["inputTokens", "outputToken
 export class GuildStore {
   readonly #db: DatabaseSync;
   readonly #defaults: Persona;
+  readonly #rules: PersonaRules;
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #select: StatementSync;
@@ -92,6 +97,7 @@ export class GuildStore {
   constructor(db: DatabaseSync, options: GuildStoreOptions) {
     this.#db = db;
     this.#defaults = options.defaults;
+    this.#rules = options.rules ?? UNRESTRICTED_RULES;
     this.#logger = (options.logger ?? log).child({ component: "store" });
     this.#now = options.now ?? Date.now;
     this.#select = db.prepare(
@@ -124,6 +130,11 @@ export class GuildStore {
     );
   }
 
+  /** What the configured model allows (voice autocomplete reads it). */
+  get personaRules(): PersonaRules {
+    return this.#rules;
+  }
+
   /** The guild's settings; configured defaults for a guild without a row or with a damaged one. */
   settings(guildId: string): GuildSettings {
     return this.#read(guildId);
@@ -134,6 +145,8 @@ export class GuildStore {
     return this.#transaction<SettingsChange>(() => {
       const result = applyPersonaChange(this.#read(guildId).persona, change);
       if (!result.ok) return { commit: false, value: { ok: false, problems: result.problems } };
+      const refused = this.#rules.check(result.persona, change);
+      if (refused.length > 0) return { commit: false, value: { ok: false, problems: refused } };
       this.#ensureRow.run(guildId, this.#now());
       this.#writePersona.run(JSON.stringify(result.persona), this.#now(), guildId);
       return { commit: true, value: { ok: true, settings: this.#read(guildId) } };
@@ -241,7 +254,13 @@ export class GuildStore {
 /** The part of the store the commands use. */
 export type SettingsStore = Pick<
   GuildStore,
-  "settings" | "changePersona" | "resetPersona" | "setCaptions" | "setListenPolicy" | "usageToday"
+  | "settings"
+  | "personaRules"
+  | "changePersona"
+  | "resetPersona"
+  | "setCaptions"
+  | "setListenPolicy"
+  | "usageToday"
 >;
 
 /** The part of the store the conversation layer uses. */

@@ -14,10 +14,12 @@ export interface ConnectionAuth {
 }
 
 export function createAuth(
-  azure: Pick<AzureVoiceLiveConfig, "apiKey" | "tokenScope">,
+  azure: Pick<AzureVoiceLiveConfig, "apiKey" | "tokenScope"> & Partial<Pick<AzureVoiceLiveConfig, "agent">>,
   credential?: TokenCredential,
 ): ConnectionAuth {
-  const apiKey = azure.apiKey;
+  // Agent mode accepts Entra ID only [Learn how-to-voice-agent-integration]; config refuses a key
+  // there, and the key is never sent even if a caller skipped that check.
+  const apiKey = azure.agent === undefined ? azure.apiKey : undefined;
   if (apiKey !== undefined && credential === undefined) {
     registerSecret(apiKey);
     const headers = { "api-key": apiKey };

@@ -390,6 +390,7 @@ export class VoiceLiveClient extends TypedEmitter<VoiceLiveClientEvents> {
         ? Buffer.concat(data).toString("utf8")
         : Buffer.from(data).toString("utf8");
     const result = parseServerEvent(text);
+    if (result.kind === "ignored") return;
     if (result.kind === "unknown") {
       this.#log.debug({ type: result.type }, "unhandled Voice Live event");
       return;

@@ -9,6 +9,8 @@ import type { ServerEvent, ServerEventType } from "./protocol.ts";
 export type ParseResult =
   | { readonly kind: "event"; readonly event: ServerEvent; readonly warnings: readonly string[] }
   | { readonly kind: "unknown"; readonly type: string }
+  /** A documented event the bot has no use for: skipped without a log line. */
+  | { readonly kind: "ignored"; readonly type: string }
   | { readonly kind: "invalid"; readonly reason: string; readonly type: string | undefined };
 
 interface Context {
@@ -248,7 +250,8 @@ const EVENT_SHAPES: Readonly<Record<ServerEventType, Shape>> = {
   "input_audio_buffer.speech_stopped": { audio_end_ms: number, item_id: string },
   "input_audio_buffer.committed": { previous_item_id: optional(string), item_id: string },
   "input_audio_buffer.cleared": {},
-  "conversation.item.created": { previous_item_id: optional(string), item },
+  // `item` is optional on these three in the 2025-10-01 spec (VoiceLive.json / events.tsp).
+  "conversation.item.created": { previous_item_id: optional(string), item: optional(item) },
   "conversation.item.retrieved": { item },
   "conversation.item.truncated": { item_id: string, content_index: number, audio_end_ms: number },
   "conversation.item.deleted": { item_id: string },
@@ -274,8 +277,8 @@ const EVENT_SHAPES: Readonly<Record<ServerEventType, Shape>> = {
   },
   "response.created": { response },
   "response.done": { response },
-  "response.output_item.added": { response_id: string, output_index: number, item },
-  "response.output_item.done": { response_id: string, output_index: number, item },
+  "response.output_item.added": { response_id: string, output_index: number, item: optional(item) },
+  "response.output_item.done": { response_id: string, output_index: number, item: optional(item) },
   "response.content_part.added": { ...responseScoped, part: contentPart },
   "response.content_part.done": { ...responseScoped, part: contentPart },
   "response.audio.delta": { ...responseScoped, delta: string },
@@ -300,11 +303,57 @@ const EVENT_SHAPES: Readonly<Record<ServerEventType, Shape>> = {
     arguments: string,
   },
   "rate_limits.updated": {
-    rate_limits: arrayOf(object({ name: string, limit: number, remaining: number, reset_seconds: number })),
+    // Documented in the 2025-10-01 reference text only, with no schema: every field is optional.
+    rate_limits: optional(
+      arrayOf(
+        object({
+          name: optional(string),
+          limit: optional(number),
+          remaining: optional(number),
+          reset_seconds: optional(number),
+        }),
+      ),
+    ),
   },
 };
 
 const COMMON: Shape = { event_id: optional(string) };
+
+/**
+ * Server events Microsoft documents that a Discord voice bot does not act on: word timestamps,
+ * avatar and animation output, MCP and agent tool progress [Learn voice-live-api-reference-2025-10-01
+ * and -2026-07-15, "Server events"; SDK 1.1.0 KnownServerEventType]. They are expected traffic,
+ * not anomalies, so they are skipped without even a debug line.
+ */
+const DOCUMENTED_UNHANDLED: ReadonlySet<string> = new Set([
+  "response.audio_timestamp.delta",
+  "response.audio_timestamp.done",
+  "response.animation_viseme.delta",
+  "response.animation_viseme.done",
+  "response.animation_blendshapes.delta",
+  "response.animation_blendshapes.done",
+  "session.avatar.connecting",
+  "session.avatar.switch_to_speaking",
+  "session.avatar.switch_to_idle",
+  "output_audio_buffer.cleared",
+  "response.video.delta",
+  "mcp_list_tools.in_progress",
+  "mcp_list_tools.completed",
+  "mcp_list_tools.failed",
+  "response.mcp_call_arguments.delta",
+  "response.mcp_call_arguments.done",
+  "response.mcp_call.in_progress",
+  "response.mcp_call.completed",
+  "response.mcp_call.failed",
+  "response.web_search_call.searching",
+  "response.web_search_call.in_progress",
+  "response.web_search_call.completed",
+  "response.file_search_call.searching",
+  "response.file_search_call.in_progress",
+  "response.file_search_call.completed",
+  "response.audio_transcript.annotation.added",
+  "response.invocation.delta",
+]);
 
 export function parseServerEvent(text: string): ParseResult {
   let value: unknown;
@@ -318,7 +367,11 @@ export function parseServerEvent(text: string): ParseResult {
   if (typeof type !== "string")
     return { kind: "invalid", reason: "type is missing or not a string", type: undefined };
   const shape = Object.hasOwn(EVENT_SHAPES, type) ? EVENT_SHAPES[type as ServerEventType] : undefined;
-  if (shape === undefined) return { kind: "unknown", type: shown(type) };
+  if (shape === undefined) {
+    return DOCUMENTED_UNHANDLED.has(type)
+      ? { kind: "ignored", type }
+      : { kind: "unknown", type: shown(type) };
+  }
   const ctx: Context = { problem: undefined, unsupported: false, warnings: undefined };
   if (!checkShape(value, COMMON, ctx, "") || !checkShape(value, shape, ctx, "")) {
     if (ctx.unsupported) return { kind: "unknown", type };

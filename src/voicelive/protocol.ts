@@ -415,7 +415,8 @@ export interface InputAudioBufferClearedEvent extends ServerEventCommon {
 export interface ConversationItemCreatedEvent extends ServerEventCommon {
   readonly type: "conversation.item.created";
   readonly previous_item_id?: string | null;
-  readonly item: ConversationItem;
+  /** Optional in the spec [SW 2025-10-01]; also dropped here when of a kind the bot does not model (MCP...). */
+  readonly item?: ConversationItem;
 }
 export interface ConversationItemRetrievedEvent extends ServerEventCommon {
   readonly type: "conversation.item.retrieved";
@@ -467,13 +468,15 @@ export interface ResponseOutputItemAddedEvent extends ServerEventCommon {
   readonly type: "response.output_item.added";
   readonly response_id: string;
   readonly output_index: number;
-  readonly item: ConversationItem;
+  /** Optional in the spec [SW 2025-10-01]; also dropped here when of a kind the bot does not model (MCP...). */
+  readonly item?: ConversationItem;
 }
 export interface ResponseOutputItemDoneEvent extends ServerEventCommon {
   readonly type: "response.output_item.done";
   readonly response_id: string;
   readonly output_index: number;
-  readonly item: ConversationItem;
+  /** Optional in the spec [SW 2025-10-01]; also dropped here when of a kind the bot does not model (MCP...). */
+  readonly item?: ConversationItem;
 }
 export interface ResponseContentPartAddedEvent extends ResponseScoped {
   readonly type: "response.content_part.added";
@@ -525,15 +528,16 @@ export interface ResponseFunctionCallArgumentsDoneEvent extends ServerEventCommo
   /** A JSON string. */
   readonly arguments: string;
 }
+/** Documented in the 2025-10-01 reference text without a schema, so nothing in it is relied on. */
 export interface RateLimit {
-  readonly name: string;
-  readonly limit: number;
-  readonly remaining: number;
-  readonly reset_seconds: number;
+  readonly name?: string;
+  readonly limit?: number;
+  readonly remaining?: number;
+  readonly reset_seconds?: number;
 }
 export interface RateLimitsUpdatedEvent extends ServerEventCommon {
   readonly type: "rate_limits.updated";
-  readonly rate_limits: readonly RateLimit[];
+  readonly rate_limits?: readonly RateLimit[];
 }
 
 export type ServerEvent =

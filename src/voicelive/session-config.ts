@@ -1,8 +1,18 @@
 import { type Persona, voiceKind } from "../persona.ts";
+import {
+  capabilitiesFor,
+  DEFAULT_TARGET,
+  type LanguageForm,
+  listed,
+  type ResolvedCapabilities,
+  type SessionTarget,
+  type VoiceType,
+} from "./capabilities.ts";
 import type {
   AzureVoiceOptions,
   EndOfUtteranceDetection,
   InputAudioFormat,
+  InputAudioTranscription,
   Modality,
   OutputAudioFormat,
   SessionConfig,
@@ -35,7 +45,9 @@ export interface TurnDetectionOptions {
 export interface SessionOptions {
   /** Default `["text", "audio"]`. */
   readonly modalities?: readonly Modality[];
-  /** Agent mode: the agent brings its own instructions, so the persona's are not sent. */
+  /** Where the session goes; decides what may be sent (capabilities.ts). Default: gpt-realtime, newest GA. */
+  readonly target?: SessionTarget;
+  /** Agent mode without a full target (kept for callers that only know the mode). */
   readonly agentMode?: boolean;
   /** Replaces the persona's instructions (rejected in agent mode). */
   readonly instructions?: string;
@@ -51,25 +63,32 @@ export interface SessionOptions {
   readonly outputAudioFormat?: OutputAudioFormat;
   /** `null` means manual turns (no VAD). */
   readonly turnDetection?: TurnDetectionOptions | null;
-  /** Default `azure-speech`; `null` turns user transcripts (captions) off. */
+  /** Default: the model's own default (capabilities.ts); `null` turns user transcripts (captions) off. */
   readonly transcriptionModel?: string | null;
   readonly maxResponseOutputTokens?: number | "inf";
 }
 
-export const DEFAULT_TRANSCRIPTION_MODEL = "azure-speech";
+/** The target of options that name only the mode. */
+export function targetOf(options: Pick<SessionOptions, "target" | "agentMode">): SessionTarget {
+  if (options.target !== undefined) return options.target;
+  return options.agentMode === true
+    ? { ...DEFAULT_TARGET, model: undefined, agentMode: true }
+    : DEFAULT_TARGET;
+}
 
 /** Builds and validates the full session configuration for a persona. */
 export function buildSessionConfig(persona: Persona, options: SessionOptions = {}): SessionConfigResult {
-  const agentMode = options.agentMode === true;
-  if (agentMode && options.instructions !== undefined) {
+  const target = targetOf(options);
+  const caps = capabilitiesFor(target);
+  if (target.agentMode && options.instructions !== undefined) {
     return { ok: false, problems: [AGENT_INSTRUCTIONS_PROBLEM] };
   }
   const inputFormat = options.inputAudioFormat ?? "pcm16";
   const transcriptionModel =
-    options.transcriptionModel === undefined ? DEFAULT_TRANSCRIPTION_MODEL : options.transcriptionModel;
+    options.transcriptionModel === undefined ? caps.defaultTranscriptionModel : options.transcriptionModel;
   const config: SessionConfig = {
     modalities: options.modalities ?? ["text", "audio"],
-    ...(agentMode ? {} : { instructions: options.instructions ?? persona.instructions }),
+    ...(target.agentMode ? {} : { instructions: options.instructions ?? persona.instructions }),
     voice: options.voice ?? personaVoice(persona, options.azureVoiceOptions),
     input_audio_format: inputFormat,
     ...(inputFormat === "pcm16" ? { input_audio_sampling_rate: options.inputSampleRate ?? 24000 } : {}),
@@ -79,18 +98,30 @@ export function buildSessionConfig(persona: Persona, options: SessionOptions = {
     input_audio_noise_reduction: persona.noiseSuppression ? { type: "azure_deep_noise_suppression" } : null,
     input_audio_echo_cancellation: persona.echoCancellation ? { type: "server_echo_cancellation" } : null,
     input_audio_transcription:
-      transcriptionModel === null
-        ? null
-        : {
-            model: transcriptionModel,
-            ...(persona.transcriptionLanguage === null ? {} : { language: persona.transcriptionLanguage }),
-          },
-    temperature: persona.temperature,
+      transcriptionModel === null ? null : transcriptionOf(transcriptionModel, persona, caps),
+    // The agent owns its temperature [capabilities.ts, agent family]: not sent, not overridden.
+    ...(caps.temperature === undefined ? {} : { temperature: persona.temperature }),
     ...(options.maxResponseOutputTokens === undefined
       ? {}
       : { max_response_output_tokens: options.maxResponseOutputTokens }),
   };
-  return validateSessionConfig(config, { agentMode });
+  return validateSessionConfig(config, { target });
+}
+
+/**
+ * The transcription settings in the form the model takes: OpenAI transcription models want one
+ * ISO-639-1 code, so `en-US` becomes `en`; Azure Speech takes the BCP-47 tag as it is.
+ */
+function transcriptionOf(
+  model: string,
+  persona: Persona,
+  caps: ResolvedCapabilities,
+): InputAudioTranscription {
+  const language = persona.transcriptionLanguage;
+  if (language === null) return { model };
+  const form = caps.transcriptionModels.find((m) => m.name === model)?.languageForm ?? "bcp-47-list";
+  const primary = language.split(/[,-]/)[0]?.toLowerCase() ?? language;
+  return { model, language: form === "iso-639-1" ? primary : language };
 }
 
 function personaVoice(persona: Persona, azureOptions: AzureVoiceOptions | undefined): Voice {
@@ -106,6 +137,9 @@ function personaVoice(persona: Persona, azureOptions: AzureVoiceOptions | undefi
       };
     case "azure-standard":
       return { type: "azure-standard", name: persona.voice, ...azureOptions };
+    case "azure-realtime-native":
+      // SSML options are Azure TTS options; the native voices take a name only [SDK AzureRealtimeNativeVoice].
+      return { type: "azure-realtime-native", name: persona.voice };
   }
 }
 
@@ -116,10 +150,13 @@ function personaTurnDetection(persona: Persona, options: TurnDetectionOptions): 
     interrupt_response: options.interruptResponse ?? true,
   };
   if (type === "semantic_vad") {
+    // OpenAI's semantic_vad defaults both to true (no disagreement to pin down), and the SDK's
+    // serializer models no semantic_vad field but `type`: send only what differs from the default.
     return {
       type,
       ...(options.eagerness === undefined ? {} : { eagerness: options.eagerness }),
-      ...responses,
+      ...(responses.create_response ? {} : { create_response: false }),
+      ...(responses.interrupt_response ? {} : { interrupt_response: false }),
     };
   }
   const eou =
@@ -154,13 +191,6 @@ const OUTPUT_FORMATS: readonly string[] = [
   "g711_alaw",
 ];
 const PCM16_INPUT_RATES: readonly number[] = [24000, 16000];
-const VOICE_TYPES: readonly string[] = [
-  "openai",
-  "azure-standard",
-  "azure-custom",
-  "azure-personal",
-  "azure-realtime-native",
-];
 const AZURE_VOICE_OPTION_FIELDS: readonly (keyof AzureVoiceOptions)[] = [
   "temperature",
   "rate",
@@ -171,13 +201,6 @@ const AZURE_VOICE_OPTION_FIELDS: readonly (keyof AzureVoiceOptions)[] = [
   "prefer_locales",
   "custom_lexicon_url",
   "custom_text_normalization_url",
-];
-const TURN_DETECTION_TYPES: readonly string[] = [
-  "server_vad",
-  "azure_semantic_vad",
-  "azure_semantic_vad_en",
-  "azure_semantic_vad_multilingual",
-  "semantic_vad",
 ];
 /** Fields OpenAI's `semantic_vad` does not take: it decides turn ends from meaning alone. */
 const NOT_FOR_SEMANTIC_VAD = [
@@ -190,32 +213,49 @@ const NOT_FOR_SEMANTIC_VAD = [
   "end_of_utterance_detection",
   "appended_text_after_truncation",
 ] as const;
-const EOU_MODELS: readonly string[] = [
-  "semantic_detection_v1",
-  "semantic_detection_v1_en",
-  "semantic_detection_v1_multilingual",
-  "smart_end_of_turn_detection",
-];
-const NOISE_REDUCTION_TYPES: readonly string[] = ["azure_deep_noise_suppression", "near_field", "far_field"];
 const LOCALE_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/;
-const LANGUAGES_PATTERN = /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[a-z]{2,3}(-[A-Za-z0-9]{2,8})*)*$/;
+const LANGUAGE_PATTERNS: Readonly<Record<LanguageForm, { pattern: RegExp; example: string }>> = {
+  "iso-639-1": { pattern: /^[a-z]{2}$/, example: "one ISO-639-1 code such as en" },
+  "bcp-47-list": {
+    pattern: /^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*(,[a-z]{2,3}(-[A-Za-z0-9]{2,8})*)*$/,
+    example: "a language code such as en or en-US, or a comma list",
+  },
+};
 /** SSML prosody rate: a multiplier (how-to: 0.5 to 1.5), a relative percentage, or a named rate. */
 const RATE_PATTERN = /^([+-]?\d{1,3}(\.\d+)?%|x-slow|slow|medium|fast|x-fast|default)$/;
 
 export interface ValidationContext {
+  /** Where the session goes; the checks follow its capabilities. Default: gpt-realtime, newest GA. */
+  readonly target?: SessionTarget;
+  /** Shorthand for an agent-mode target at the default version. */
   readonly agentMode?: boolean;
 }
 
-/** Checks a (full or partial) session configuration; every problem names the wire field. */
+/**
+ * Checks a (full or partial) session configuration against the capability table for its target;
+ * every problem names the wire field and, for a model-dependent choice, what the target accepts.
+ */
 export function validateSessionConfig(
   config: SessionConfig,
   context: ValidationContext = {},
 ): SessionConfigResult {
+  const caps = capabilitiesFor(targetOf(context));
   const problems: string[] = [];
   const problem = (text: string): void => {
     problems.push(text);
   };
+  const unsupported = (field: string, value: string, accepted: readonly string[], tail = ""): void => {
+    problem(`${field}: ${value} is not available with ${caps.label}; it accepts ${listed(accepted)}${tail}`);
+  };
 
+  for (const field of caps.forbiddenFields) {
+    if ((config as Record<string, unknown>)[field] === undefined) continue;
+    problem(
+      field === "instructions"
+        ? AGENT_INSTRUCTIONS_PROBLEM
+        : `${field}: not sent in ${caps.family === "agent" ? "agent mode" : caps.label} (the agent's own ${field} applies)`,
+    );
+  }
   if (config.modalities !== undefined) {
     const m = config.modalities;
     if (m.length === 0 || m.some((x) => !MODALITIES.includes(x)) || new Set(m).size !== m.length) {
@@ -224,8 +264,7 @@ export function validateSessionConfig(
       problem('modalities: audio alone is not allowed; use ["text", "audio"]');
     }
   }
-  if (config.instructions !== undefined && context.agentMode === true) problem(AGENT_INSTRUCTIONS_PROBLEM);
-  if (config.voice !== undefined) validateVoice(config.voice, problem);
+  if (config.voice !== undefined) validateVoice(config.voice, caps, problem, unsupported);
 
   const inputFormat = config.input_audio_format;
   if (inputFormat !== undefined && !INPUT_FORMATS.includes(inputFormat)) {
@@ -253,35 +292,54 @@ export function validateSessionConfig(
   }
 
   if (config.turn_detection !== undefined && config.turn_detection !== null) {
-    validateTurnDetection(config.turn_detection, problem);
+    validateTurnDetection(config.turn_detection, caps, problem, unsupported);
   }
   const noise = config.input_audio_noise_reduction;
-  if (noise !== undefined && noise !== null && !NOISE_REDUCTION_TYPES.includes(noise.type)) {
-    problem(
-      `input_audio_noise_reduction.type: must be one of ${NOISE_REDUCTION_TYPES.join(", ")}, or null for off`,
+  if (noise !== undefined && noise !== null && !caps.noiseReduction.includes(noise.type)) {
+    unsupported(
+      "input_audio_noise_reduction.type",
+      String(noise.type),
+      caps.noiseReduction,
+      ", or null for off",
     );
   }
   const echo = config.input_audio_echo_cancellation;
-  if (echo !== undefined && echo !== null && echo.type !== "server_echo_cancellation") {
-    problem('input_audio_echo_cancellation.type: must be "server_echo_cancellation", or null for off');
+  if (echo !== undefined && echo !== null && !caps.echoCancellation.includes(echo.type)) {
+    unsupported(
+      "input_audio_echo_cancellation.type",
+      String(echo.type),
+      caps.echoCancellation,
+      ", or null for off",
+    );
   }
   const transcription = config.input_audio_transcription;
   if (transcription !== undefined && transcription !== null) {
-    if (typeof transcription.model !== "string" || !/^[\w.-]{1,64}$/.test(transcription.model)) {
-      problem("input_audio_transcription.model: must be a model name such as azure-speech or whisper-1");
-    }
-    if (transcription.language !== undefined && !LANGUAGES_PATTERN.test(transcription.language)) {
-      problem(
-        `input_audio_transcription.language: must be a language code such as en or en-US, or a comma list (got "${transcription.language.slice(0, 20)}")`,
+    const names = caps.transcriptionModels.map((m) => m.name);
+    const known = caps.transcriptionModels.find((m) => m.name === transcription.model);
+    if (typeof transcription.model !== "string" || known === undefined) {
+      unsupported(
+        "input_audio_transcription.model",
+        String(transcription.model).slice(0, 40),
+        names,
+        ", or null for no captions",
       );
+    } else if (transcription.language !== undefined) {
+      const form = LANGUAGE_PATTERNS[known.languageForm];
+      if (!form.pattern.test(transcription.language)) {
+        problem(
+          `input_audio_transcription.language: ${known.name} takes ${form.example} (got "${transcription.language.slice(0, 20)}")`,
+        );
+      }
     }
   }
   const temperature = config.temperature;
+  const range = caps.temperature;
   if (
     temperature !== undefined &&
-    (!Number.isFinite(temperature) || temperature < 0.6 || temperature > 1.2)
+    range !== undefined &&
+    (!Number.isFinite(temperature) || temperature < range.min || temperature > range.max)
   ) {
-    problem(`temperature: must be from 0.6 to 1.2 (got ${temperature})`);
+    problem(`temperature: must be from ${range.min} to ${range.max} (got ${temperature})`);
   }
   const maxTokens = config.max_response_output_tokens;
   if (
@@ -296,22 +354,32 @@ export function validateSessionConfig(
   return problems.length === 0 ? { ok: true, config } : { ok: false, problems };
 }
 
-function validateVoice(voice: Voice, problem: (text: string) => void): void {
+type Unsupported = (field: string, value: string, accepted: readonly string[], tail?: string) => void;
+
+function validateVoice(
+  voice: Voice,
+  caps: ResolvedCapabilities,
+  problem: (text: string) => void,
+  unsupported: Unsupported,
+): void {
   if (typeof voice === "string") {
+    // The legacy string form is an OpenAI voice name [D25 voice table].
     if (voice.trim() === "") problem("voice: must not be empty");
+    else if (!caps.voiceTypes.includes("openai"))
+      unsupported("voice", `the OpenAI voice ${voice}`, caps.voiceTypes, " voice types");
     return;
   }
-  if (!VOICE_TYPES.includes(voice.type)) {
-    problem(`voice.type: must be one of ${VOICE_TYPES.join(", ")}`);
+  if (!caps.voiceTypes.includes(voice.type as VoiceType)) {
+    unsupported("voice.type", String(voice.type).slice(0, 30), caps.voiceTypes);
     return;
   }
   if (typeof voice.name !== "string" || voice.name.trim() === "") problem("voice.name: must not be empty");
-  if (voice.type === "openai") {
+  if (voice.type === "openai" || voice.type === "azure-realtime-native") {
     const azureOnly = AZURE_VOICE_OPTION_FIELDS.filter(
       (field) => (voice as AzureVoiceOptions)[field] !== undefined,
     );
     if (azureOnly.length > 0)
-      problem(`voice.${azureOnly[0]}: only Azure voices take ${azureOnly.join(", ")}`);
+      problem(`voice.${azureOnly[0]}: only Azure TTS voices take ${azureOnly.join(", ")}`);
     return;
   }
   if (voice.type === "azure-custom" && !/^[0-9a-fA-F-]{8,64}$/.test(voice.endpoint_id ?? "")) {
@@ -341,19 +409,20 @@ function validateVoice(voice: Voice, problem: (text: string) => void): void {
   }
 }
 
-function validateTurnDetection(td: TurnDetection, problem: (text: string) => void): void {
-  if (!TURN_DETECTION_TYPES.includes(td.type)) {
-    problem(
-      `turn_detection.type: must be one of ${TURN_DETECTION_TYPES.join(", ")}, or null for manual turns`,
+function validateTurnDetection(
+  td: TurnDetection,
+  caps: ResolvedCapabilities,
+  problem: (text: string) => void,
+  unsupported: Unsupported,
+): void {
+  if (!caps.turnDetection.includes(td.type)) {
+    unsupported(
+      "turn_detection.type",
+      String(td.type).slice(0, 40),
+      caps.turnDetection,
+      ", or null for manual turns",
     );
     return;
-  }
-  for (const field of ["create_response", "interrupt_response"] as const) {
-    if (typeof td[field] !== "boolean") {
-      problem(
-        `turn_detection.${field}: must be set to true or false explicitly (the service's documented defaults disagree)`,
-      );
-    }
   }
   if (td.type === "semantic_vad") {
     for (const field of NOT_FOR_SEMANTIC_VAD) {
@@ -364,6 +433,14 @@ function validateTurnDetection(td: TurnDetection, problem: (text: string) => voi
       }
     }
     return;
+  }
+  // The docs say both default to true, the 2025-10-01 swagger false: only an explicit value is safe.
+  for (const field of ["create_response", "interrupt_response"] as const) {
+    if (typeof td[field] !== "boolean") {
+      problem(
+        `turn_detection.${field}: must be set to true or false explicitly (the service's documented defaults disagree)`,
+      );
+    }
   }
   if ("eagerness" in td && td.eagerness !== undefined) {
     problem(`turn_detection.eagerness: only semantic_vad takes eagerness (type is ${td.type})`);
@@ -391,8 +468,12 @@ function validateTurnDetection(td: TurnDetection, problem: (text: string) => voi
   }
   const eou = td.end_of_utterance_detection;
   if (eou !== undefined) {
-    if (!EOU_MODELS.includes(eou.model)) {
-      problem(`turn_detection.end_of_utterance_detection.model: must be one of ${EOU_MODELS.join(", ")}`);
+    if (!caps.endOfUtteranceModels.includes(eou.model)) {
+      unsupported(
+        "turn_detection.end_of_utterance_detection.model",
+        String(eou.model).slice(0, 40),
+        caps.endOfUtteranceModels,
+      );
     }
     if (
       eou.threshold_level !== undefined &&

@@ -3,6 +3,7 @@ import type { AzureVoiceLiveConfig } from "../config.ts";
 import { type Logger, log } from "../log.ts";
 import { type ConnectionAuth, createAuth } from "./auth.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
+import type { SessionTarget } from "./capabilities.ts";
 import { VoiceLiveClient } from "./client.ts";
 import { type ConnectionProblem, classifyProblem, type Verdict } from "./failure.ts";
 import type {
@@ -120,6 +121,8 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
   readonly #url: string;
   readonly #auth: ConnectionAuth;
   readonly #agentMode: boolean;
+  /** What the capability table checks every configuration against. */
+  readonly #target: SessionTarget;
   readonly #limiter: ConnectionBudget;
   readonly #sessionMaxMs: number;
   readonly #backoff: BackoffPolicy;
@@ -157,6 +160,11 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
     );
     this.#auth = createAuth(options.azure, options.credential);
     this.#agentMode = options.azure.agent !== undefined;
+    this.#target = {
+      model: this.#agentMode ? undefined : options.azure.model,
+      apiVersion: options.azure.apiVersion,
+      agentMode: this.#agentMode,
+    };
     this.#limiter =
       options.limiter ?? sharedConnectionLimiter(options.azure.endpoint, options.connectionsPerMinute ?? 30);
     this.#sessionMaxMs = options.sessionMaxMs ?? 55 * 60_000;
@@ -213,7 +221,7 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
   /** Connects and configures; resolves once ready, or when giving up (with the reason). */
   async start(): Promise<StartOutcome> {
     if (this.#state !== "idle") return { ok: false, message: `session already ${this.#state}` };
-    const valid = validateSessionConfig(this.#config, { agentMode: this.#agentMode });
+    const valid = validateSessionConfig(this.#config, { target: this.#target });
     if (!valid.ok) return { ok: false, message: valid.problems.join("; ") };
     this.#setState("connecting");
     const result = await this.#establish(undefined, true);
@@ -294,7 +302,7 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
   }
 
   async #update(config: SessionConfig): Promise<SessionUpdateOutcome> {
-    const valid = validateSessionConfig(config, { agentMode: this.#agentMode });
+    const valid = validateSessionConfig(config, { target: this.#target });
     if (!valid.ok) return { outcome: "invalid", problems: valid.problems };
     this.#config = config;
     const client = this.#client;

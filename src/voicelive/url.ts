@@ -26,8 +26,15 @@ export function buildVoiceLiveUrl(
   } else {
     url.searchParams.set("agent-name", azure.agent.name);
     url.searchParams.set("agent-project-name", azure.agent.project);
-    if (azure.agent.version !== undefined) url.searchParams.set("agent-version", azure.agent.version);
-    if (options.conversationId !== undefined) url.searchParams.set("conversation-id", options.conversationId);
+    // The optional agent parameters, spelled as @azure/ai-voicelive 1.1.0 sends them
+    // (auth/credentialHandler.js) [Learn AgentSessionConfig].
+    const optional: readonly (readonly [string, string | undefined])[] = [
+      ["agent-version", azure.agent.version],
+      ["conversation-id", options.conversationId ?? azure.agent.conversationId],
+      ["agent-authentication-identity-client-id", azure.agent.identityClientId],
+      ["foundry-resource-override", azure.agent.foundryResourceOverride],
+    ];
+    for (const [name, value] of optional) if (value !== undefined) url.searchParams.set(name, value);
   }
   return url.toString();
 }

@@ -80,7 +80,8 @@ describe("configuration", () => {
       endpoint: "https://my-resource.services.ai.azure.com",
       apiKey: undefined,
       model: "gpt-realtime",
-      apiVersion: "2025-10-01",
+      // The newest GA version @azure/ai-voicelive 1.1.0 targets.
+      apiVersion: "2026-07-15",
       agent: undefined,
       tokenScope: "https://ai.azure.com/.default",
     });

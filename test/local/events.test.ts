@@ -118,7 +118,7 @@ describe("manual turns", () => {
     client.send({ type: "input_audio_buffer.commit" });
     const committed = await client.waitFor("input_audio_buffer.committed");
     const item = await client.waitFor("conversation.item.created");
-    expect(item.item.id).toBe(committed.item_id);
+    expect(item.item?.id).toBe(committed.item_id);
     expect(client.all("input_audio_buffer.speech_started")).toHaveLength(0);
     expect(client.all("response.created")).toHaveLength(0);
 

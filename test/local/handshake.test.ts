@@ -61,8 +61,20 @@ describe("query parameters and path", () => {
       query: { "api-version": "2025-10-01", "agent-name": "a" },
     });
     expect(halfAgent.status).toBe(400);
-    const v1 = await expectRefusal(server.url, { query: { "api-version": "v1", model: "gpt-realtime" } });
-    expect(v1.status).toBe(400);
+    const undated = await expectRefusal(server.url, {
+      query: { "api-version": "latest", model: "gpt-realtime" },
+    });
+    expect(undated.status).toBe(400);
+    const tooOld = await expectRefusal(server.url, {
+      query: { "api-version": "2024-10-01-preview", model: "gpt-realtime" },
+    });
+    expect(tooOld.status).toBe(400);
+    const early = await expectRefusal(server.url, {
+      query: { "api-version": "2025-10-01", model: "azure-realtime" },
+    });
+    expect(JSON.parse(early.body).error.message).toMatch(
+      /azure-realtime is not available at api-version 2025-10-01/,
+    );
   });
 
   it("answers 404 off the realtime path", async () => {
@@ -92,5 +104,44 @@ describe("query parameters and path", () => {
     });
     const created = await client.waitFor("session.created");
     expect(created.session.turn_detection).toMatchObject({ type: "server_vad", prefix_padding_ms: 400 });
+  });
+});
+
+describe("api versions and agent credentials", () => {
+  it.each([
+    "2025-05-01-preview",
+    "2025-10-01",
+    "2026-01-01-preview",
+    "2026-04-10",
+    "2026-06-01-preview",
+    "2026-07-15",
+    "2026-07-31-preview",
+    "v1",
+  ])("accepts api-version %s", async (version) => {
+    server = await startLocalVoiceLiveServer();
+    client = await TestClient.connect(server.url, {
+      query: { "api-version": version, model: "gpt-realtime" },
+    });
+    expect((await client.waitFor("session.created")).session.id).toMatch(/^sess_/);
+  });
+
+  const agentQuery = { "api-version": "2026-07-15", "agent-name": "helper", "agent-project-name": "proj" };
+
+  it("refuses a key in agent mode even when it is the right key, and takes a bearer token", async () => {
+    server = await startLocalVoiceLiveServer({ apiKey: KEY, bearerToken: "entra-token-0123456789" });
+    const keyed = await expectRefusal(server.url, { query: agentQuery, headers: { "api-key": KEY } });
+    expect(keyed.status).toBe(401);
+    expect(JSON.parse(keyed.body).error.message).toMatch(/not supported in agent mode/);
+    const wrong = await expectRefusal(server.url, {
+      query: agentQuery,
+      headers: { authorization: "Bearer other-token-0123456789" },
+    });
+    expect(wrong.status).toBe(401);
+    expect((await expectRefusal(server.url, { query: agentQuery })).status).toBe(401);
+    client = await TestClient.connect(server.url, {
+      query: agentQuery,
+      headers: { authorization: "Bearer entra-token-0123456789" },
+    });
+    expect((await client.waitFor("session.created")).session.agent).toMatchObject({ name: "helper" });
   });
 });

@@ -155,7 +155,7 @@ describe("@azure/ai-voicelive against the local server", () => {
 
   it("reads every other kind of event the local server sends", async () => {
     const { recorder, sdk } = await startSdkSession(50);
-    await sdk.updateSession({ inputAudioTranscription: { model: "azure-speech" } });
+    await sdk.updateSession({ inputAudioTranscription: { model: "gpt-4o-mini-transcribe" } });
     await speak(sdk, concatPcm([loadSpeech("speech-meeting-summary.wav"), new Int16Array(24_000)]));
     const transcription = await recorder.next<ServerEventTranscriptionCompleted>(
       "conversation.item.input_audio_transcription.completed",

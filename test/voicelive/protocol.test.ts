@@ -78,15 +78,16 @@ describe("parseServerEvent", () => {
     ).toBe("cancelled");
   });
 
-  it("returns unknown for event types and item kinds it does not model", () => {
+  it("skips documented events it does not act on, and drops unmodelled items (item is optional)", () => {
     expect(parse({ type: "response.animation_viseme.delta", viseme_id: 3 })).toEqual({
-      kind: "unknown",
+      kind: "ignored",
       type: "response.animation_viseme.delta",
     });
-    expect(parse({ type: "conversation.item.created", item: { type: "mcp_call", id: "x" } })).toEqual({
-      kind: "unknown",
-      type: "conversation.item.created",
-    });
+    const mcp = parse({ type: "conversation.item.created", item: { type: "mcp_call", id: "x" } });
+    expect(mcp.kind).toBe("event");
+    expect(
+      mcp.kind === "event" && mcp.event.type === "conversation.item.created" && mcp.event.item,
+    ).toBeUndefined();
     expect(parse({ type: "__proto__" }).kind).toBe("unknown");
   });
 

@@ -39,7 +39,8 @@ describe("buildSessionConfig", () => {
       },
       input_audio_noise_reduction: null,
       input_audio_echo_cancellation: null,
-      input_audio_transcription: { model: "azure-speech" },
+      // gpt-realtime takes OpenAI transcription models only (capabilities.ts).
+      input_audio_transcription: { model: "gpt-4o-mini-transcribe" },
       temperature: 0.8,
     });
   });
@@ -66,6 +67,7 @@ describe("buildSessionConfig", () => {
           },
         },
         maxResponseOutputTokens: "inf",
+        target: { model: "gpt-4.1", apiVersion: "2026-07-15", agentMode: false },
       },
     );
     expect(config.voice).toEqual({
@@ -102,15 +104,14 @@ describe("buildSessionConfig", () => {
       name: "en-US-MyBrandNeural",
       endpoint_id: "0f3c2a1b-1111-2222-3333-444455556666",
     });
-    expect(config.turn_detection).toEqual({
-      type: "semantic_vad",
-      create_response: true,
-      interrupt_response: true,
-    });
+    // Both default to true for semantic_vad, and the SDK carries no semantic_vad field but type.
+    expect(config.turn_detection).toEqual({ type: "semantic_vad" });
   });
 
   it("leaves instructions out in agent mode and rejects explicit ones", () => {
-    expect(built(persona, { agentMode: true }).instructions).toBeUndefined();
+    const azureVoice = { ...persona, voice: "en-US-AvaNeural" };
+    expect(built(azureVoice, { agentMode: true }).instructions).toBeUndefined();
+    expect(built(azureVoice, { agentMode: true }).temperature).toBeUndefined();
     const result = buildSessionConfig(persona, { agentMode: true, instructions: "x" });
     expect(result.ok).toBe(false);
     expect(!result.ok && result.problems[0]).toMatch(/^instructions: not allowed in agent mode/);
@@ -124,7 +125,10 @@ describe("buildSessionConfig", () => {
       name: "me",
       model: "DragonLatestNeural",
     });
-    expect(built(persona, { voice: { type: "azure-realtime-native", name: "ava" } }).voice).toEqual({
+    const azureRealtime = { model: "azure-realtime", apiVersion: "2026-07-15", agentMode: false };
+    expect(
+      built(persona, { voice: { type: "azure-realtime-native", name: "ava" }, target: azureRealtime }).voice,
+    ).toEqual({
       type: "azure-realtime-native",
       name: "ava",
     });
@@ -187,7 +191,7 @@ describe("validateSessionConfig", () => {
     [
       "OpenAI voice with Azure options",
       { voice: { type: "openai", name: "alloy", style: "cheerful" } as never },
-      /^voice\.style: only Azure voices/,
+      /^voice\.style: only Azure TTS voices/,
     ],
     [
       "custom voice without endpoint",
@@ -236,7 +240,7 @@ describe("validateSessionConfig", () => {
     ],
     [
       "transcription language",
-      { input_audio_transcription: { model: "azure-speech", language: "English!" } },
+      { input_audio_transcription: { model: "whisper-1", language: "English!" } },
       /^input_audio_transcription\.language/,
     ],
     [
@@ -265,7 +269,7 @@ describe("validateSessionConfig", () => {
       }),
     ).toEqual([]);
     expect(problemsOf({ turn_detection: null, input_audio_transcription: null })).toEqual([]);
-    expect(problemsOf({ input_audio_transcription: { model: "whisper-1", language: "en,zh" } })).toEqual([]);
+    expect(problemsOf({ input_audio_transcription: { model: "whisper-1", language: "en" } })).toEqual([]);
   });
 });
 
