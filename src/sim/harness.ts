@@ -424,9 +424,13 @@ export class SimGuild {
     const deadline = performance.now() + READY_TIMEOUT_MS;
     const connection = (): ReturnType<typeof getVoiceConnection> =>
       getVoiceConnection(this.guildId, this.#harness.voiceGroup);
-    while (connection()?.receiver.ssrcMap.get(userId) === undefined) {
+    // With DAVE the user is heard only once welcomed into the group and the transition executed.
+    const ready = (): boolean =>
+      connection()?.receiver.ssrcMap.get(userId) !== undefined &&
+      this.#harness.voice.daveSettled(this.guildId, userId);
+    while (!ready()) {
       if (performance.now() > deadline)
-        throw new Error(`the bot did not learn user ${userId}'s SSRC within ${READY_TIMEOUT_MS} ms`);
+        throw new Error(`the bot could not hear user ${userId} within ${READY_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     return userId;

@@ -158,6 +158,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
         ...(options.captions ? { captions: sink } : {}),
       });
       voice.addUser(guildId, USER_ID);
+      await waitFor(() => voice.daveSettled(guildId, USER_ID), "the user's DAVE membership");
     },
     status,
     bothReady: () => status()?.voiceLive === "ready" && status()?.voiceConnection === "ready",

@@ -47,8 +47,13 @@ async function listen(
 async function addUsers(managed: ManagedVoiceConnection, ...userIds: string[]): Promise<void> {
   for (const userId of userIds) bed.server.addUser(managed.guildId, userId);
   await waitFor(
-    () => userIds.every((userId) => managed.connection.receiver.ssrcMap.get(userId) !== undefined),
-    "the users' SSRCs",
+    () =>
+      userIds.every(
+        (userId) =>
+          managed.connection.receiver.ssrcMap.get(userId) !== undefined &&
+          bed.server.daveSettled(managed.guildId, userId),
+      ),
+    "the users' SSRCs and DAVE membership",
   );
 }
 
