@@ -78,8 +78,8 @@ describe("SpeakerReceiver", () => {
     expect(bestFrameCorrelation(heardAlice, decodeToMono(bob), 3)).toBeLessThan(0.5);
     expect(receiver.stats()).toEqual(
       expect.arrayContaining([
-        { userId: ALICE, framesReceived: 50, decodeErrors: 0, streamErrors: 0 },
-        { userId: BOB, framesReceived: 50, decodeErrors: 0, streamErrors: 0 },
+        { userId: ALICE, framesReceived: 50, decodeErrors: 0, streamErrors: 0, daveUndecrypted: 0 },
+        { userId: BOB, framesReceived: 50, decodeErrors: 0, streamErrors: 0, daveUndecrypted: 0 },
       ]),
     );
   });
@@ -135,7 +135,7 @@ describe("SpeakerReceiver", () => {
     await waitFor(() => frames.get(ALICE)?.length === 21, "21 frames");
 
     expect(receiver.stats()).toEqual([
-      { userId: ALICE, framesReceived: 21, decodeErrors: 1, streamErrors: 1 },
+      { userId: ALICE, framesReceived: 21, decodeErrors: 1, streamErrors: 1, daveUndecrypted: 0 },
     ]);
   });
 
