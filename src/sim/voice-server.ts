@@ -6,7 +6,7 @@ import { performance } from "node:perf_hooks";
 import type { DiscordGatewayAdapterCreator } from "@discordjs/voice";
 import { OpusFrameEncoder } from "../audio/opus.ts";
 import { type Logger, log } from "../log.ts";
-import { type DaveReport, GuildDave } from "./dave/guild-dave.ts";
+import { type BotDaveFaults, type DaveReport, GuildDave } from "./dave/guild-dave.ts";
 import { ExternalSender } from "./dave/mls.ts";
 import type { MemberFaults, SimDaveMember } from "./dave/sim-member.ts";
 import { paceFrames } from "./frame-pacer.ts";
@@ -366,6 +366,13 @@ export class LoopbackVoiceServer {
     const faults = this.guild(guildId).dave?.faults(userId);
     if (faults === undefined) throw new Error(`user ${userId} has no DAVE session in guild ${guildId}`);
     return faults;
+  }
+
+  /** Gateway-side DAVE faults towards the bot, for fault tests. */
+  daveBotFaults(guildId: string): BotDaveFaults {
+    const dave = this.guild(guildId).dave;
+    if (dave === undefined) throw new Error(`guild ${guildId} has no DAVE group`);
+    return dave.botFaults;
   }
 
   /** Subscribes to every packet the bot sends (all guilds); returns the unsubscribe function. */

@@ -56,6 +56,15 @@ interface Watch {
   failingSince: number | undefined;
 }
 
+/** davey throws (NoDecryptorForUser) for a user it has no decryptor for yet: that is 0 failures. */
+function libraryFailuresOf(session: DaveySessionView | undefined, userId: string): number {
+  try {
+    return session?.getDecryptionStats(userId)?.failures ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 export class DaveRecovery {
   private readonly options: DaveRecoveryOptions;
   private readonly watches = new Map<string, Watch>();
@@ -116,7 +125,7 @@ export class DaveRecovery {
         watch.session = session;
         watch.lastLibraryFailures = 0;
       }
-      const libraryFailures = session?.getDecryptionStats(speaker.userId)?.failures ?? 0;
+      const libraryFailures = libraryFailuresOf(session, speaker.userId);
       // Counters restart when the receiver is rebuilt after a reconnect: a drop means a new baseline.
       const newLibrary = Math.max(0, libraryFailures - watch.lastLibraryFailures);
       const newUndecrypted = Math.max(0, speaker.daveUndecrypted - watch.lastUndecrypted);

@@ -64,6 +64,8 @@ interface Round {
 interface PendingTransition {
   readonly id: number;
   readonly waiting: Set<string>;
+  /** Members this transition welcomed: one that never confirms is re-added. */
+  readonly welcomed: ReadonlySet<string>;
   readonly timer: NodeJS.Timeout;
 }
 
@@ -220,7 +222,7 @@ export class DaveGroup {
     announce.writeUInt16BE(transitionId, 0);
     parsed.commit.copy(announce, 2);
     const welcome = parsed.welcome === undefined ? undefined : withTransitionId(transitionId, parsed.welcome);
-    this.startTransition(transitionId, members);
+    this.startTransition(transitionId, members, welcomed);
     for (const member of members) {
       if (welcomed.includes(member)) {
         if (welcome !== undefined) member.link.sendBinary(DAVE_OP.Welcome, welcome);
@@ -376,10 +378,15 @@ export class DaveGroup {
     return leaf;
   }
 
-  private startTransition(id: number, members: readonly Participant[]): void {
+  private startTransition(
+    id: number,
+    members: readonly Participant[],
+    welcomed: readonly Participant[],
+  ): void {
     const pending: PendingTransition = {
       id,
       waiting: new Set(members.map((m) => m.userId)),
+      welcomed: new Set(welcomed.map((m) => m.userId)),
       timer: setTimeout(() => this.execute(pending), this.transitionTimeoutMs),
     };
     this.transitionsPending.set(id, pending);
@@ -390,11 +397,28 @@ export class DaveGroup {
     clearTimeout(pending.timer);
     this.transitionsPending.delete(pending.id);
     this.counters.transitions++;
+    // A welcomed member that never said ready most likely never got its welcome: it is in the
+    // tree but cannot decrypt. Remove it and ask it (prepare-epoch 1) for a fresh key package.
+    const lost = [...pending.waiting].filter((userId) => pending.welcomed.has(userId));
     for (const participant of this.participants.values()) {
-      if (participant.leaf !== undefined) {
+      if (participant.leaf !== undefined && !lost.includes(participant.userId)) {
         participant.link.sendJson(DAVE_OP.ExecuteTransition, { transition_id: pending.id });
       }
     }
+    for (const userId of lost) {
+      const participant = this.participants.get(userId);
+      if (participant?.leaf === undefined) continue;
+      this.counters.recoveries++;
+      this.logger.info(
+        { userId, transitionId: pending.id },
+        "a welcomed DAVE member never confirmed; re-adding",
+      );
+      this.removals.push(participant.leaf);
+      participant.leaf = undefined;
+      participant.keyPackage = undefined;
+      participant.link.sendJson(DAVE_OP.PrepareEpoch, { protocol_version: DAVE_PROTOCOL_VERSION, epoch: 1 });
+    }
+    if (lost.length > 0) this.schedule();
   }
 
   private allocateTransitionId(): number {

@@ -26,6 +26,14 @@ export interface DaveReport extends DaveCounters {
   readonly decryptedFrames: number;
 }
 
+/** Deliberate gateway-side faults towards the bot, for tests. */
+export interface BotDaveFaults {
+  /** Flip a byte of the next commit (29) or welcome (30) sent to the bot: it must answer op 31. */
+  corruptNextToBot: boolean;
+  /** Lose the bot's next DAVE message of each op listed (as on a socket that dies under them). */
+  dropFromBot: number[];
+}
+
 export interface GuildDaveOptions {
   readonly channelId: string;
   readonly externalSender: ExternalSender;
@@ -37,6 +45,7 @@ export class GuildDave {
   readonly group: DaveGroup;
   private readonly members = new Map<string, SimDaveMember>();
   private readonly logger: Logger;
+  readonly botFaults: BotDaveFaults = { corruptNextToBot: false, dropFromBot: [] };
   private captureFailures = 0;
   private captureOpened = 0;
   private departedEncrypted = 0;
@@ -77,7 +86,19 @@ export class GuildDave {
 
   /** The bot has its Session Description: it joins as a pending member over `link`. */
   botJoined(userId: string, link: DaveLink): void {
-    this.group.join(userId, link);
+    this.group.join(userId, {
+      sendJson: (op, d) => link.sendJson(op, d),
+      sendBinary: (op, payload) => {
+        if ((op === DAVE_OP.AnnounceCommit || op === DAVE_OP.Welcome) && this.botFaults.corruptNextToBot) {
+          this.botFaults.corruptNextToBot = false;
+          const corrupt = Buffer.from(payload);
+          corrupt[corrupt.length - 1]! ^= 0xff;
+          link.sendBinary(op, corrupt);
+          return;
+        }
+        link.sendBinary(op, payload);
+      },
+    });
   }
 
   /** The bot resumed: what it sent on the dropped socket (a key package, say) may be lost. */
@@ -91,6 +112,11 @@ export class GuildDave {
 
   /** A DAVE op from the bot's WebSocket. */
   botMessage(userId: string, op: number, payload: Buffer | Record<string, unknown>): void {
+    const drop = this.botFaults.dropFromBot.indexOf(op);
+    if (drop !== -1) {
+      this.botFaults.dropFromBot.splice(drop, 1);
+      return;
+    }
     if (Buffer.isBuffer(payload)) {
       if (op === DAVE_OP.KeyPackage) this.group.onKeyPackage(userId, Buffer.from(payload));
       else if (op === DAVE_OP.CommitWelcome) this.group.onCommitWelcome(userId, Buffer.from(payload));
