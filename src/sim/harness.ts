@@ -54,6 +54,8 @@ export interface SimHarnessOptions {
   readonly logger?: Logger;
   /** Prometheus metrics the conversations report to (`npm run simulate` with METRICS_PORT). */
   readonly metrics?: Metrics;
+  /** DAVE end-to-end encryption in the voice server (default true, as Discord requires). */
+  readonly dave?: boolean;
 }
 
 export interface SimJoinOptions {
@@ -299,6 +301,7 @@ export class SimHarness {
     const logger = options.logger ?? log;
     const voice = await LoopbackVoiceServer.start({
       recordBotAudio: options.recordAudio ?? true,
+      daveRequired: options.dave ?? true,
       logger: logger.child({ component: "loopback-voice" }),
     });
     if (backend.kind === "azure") return new SimHarness(voice, undefined, backend.azure, options);
@@ -434,6 +437,17 @@ export class SimGuild {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     return userId;
+  }
+
+  /** Puts a user in the channel without waiting for the bot to hear them (a passing visitor). */
+  addVisitor(userId: string = snowflake()): string {
+    this.#harness.voice.addUser(this.guildId, userId);
+    return userId;
+  }
+
+  /** Takes a user out of the channel (op 13; with DAVE, a Remove proposal and a new epoch). */
+  removeUser(userId: string): void {
+    this.#harness.voice.removeUser(this.guildId, userId);
   }
 
   /**
