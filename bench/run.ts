@@ -14,6 +14,7 @@ const SECTIONS: Readonly<Record<string, () => Promise<{ section: BenchSection }>
   bridge: () => import("./bridge.ts"),
   idle: () => import("./idle.ts"),
   capacity: () => import("./capacity.ts"),
+  dave: () => import("./dave.ts"),
 };
 
 const RESULTS = new URL("./results.json", import.meta.url);

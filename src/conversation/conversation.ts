@@ -5,6 +5,7 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
 import type { ManagedVoiceConnection, VoiceEnd } from "../voice/connection.ts";
+import { DaveRecovery } from "../voice/dave-recovery.ts";
 import { OpusQueuePlayer } from "../voice/opus-queue-player.ts";
 import { type SpeakerPredicate, SpeakerReceiver } from "../voice/speaker-receiver.ts";
 import type {
@@ -134,7 +135,14 @@ export class Conversation {
   #housekeeping: NodeJS.Timeout;
   #pendingUsage = { appendedMs: 0, playedMs: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0 };
   #outageNotified = false;
-  #reportedDrops = { jitter_queue: 0, voicelive_send: 0, playback_buffer: 0, decode_error: 0 };
+  #reportedDrops = {
+    jitter_queue: 0,
+    voicelive_send: 0,
+    playback_buffer: 0,
+    decode_error: 0,
+    dave_decrypt: 0,
+  };
+  readonly #dave: DaveRecovery;
   #ended = false;
 
   constructor(options: ConversationOptions) {
@@ -159,6 +167,12 @@ export class Conversation {
       onFrameSent: this.#botFrameSent,
     });
     this.#receiver = this.#newReceiver();
+    this.#dave = new DaveRecovery({
+      connection: options.voice.connection,
+      speakers: () => this.#receiver.stats(),
+      onStuck: (userId) => this.#recoverDave(userId),
+      logger: this.#log,
+    });
     this.#configureCaptions(options.settings);
     this.#wireSession();
     this.#wireVoice();
@@ -202,6 +216,8 @@ export class Conversation {
       bridgeInputLatencyMs: this.#inputLatency.figures(),
       bridgeOutputLatencyMs: this.#outputLatency.figures(),
       recentResponseMs: [...this.#recentResponseMs],
+      daveDecryptFailures: this.#dave.failures(),
+      daveRecoveries: this.#dave.recoveries,
     };
   }
 
@@ -257,6 +273,7 @@ export class Conversation {
     this.#ended = true;
     this.#log.info({ reason }, "conversation ending");
     clearInterval(this.#housekeeping);
+    this.#dave.close();
     this.#reportDrops();
     for (const detach of this.#detach) detach();
     this.#receiver.close();
@@ -551,6 +568,19 @@ export class Conversation {
     this.#options.onEnded(reason);
   }
 
+  /**
+   * A speaker stayed undecryptable after the library's own DAVE recovery: rejoin for a fresh voice
+   * and DAVE session. The Voice Live session is untouched, so the conversation goes on.
+   */
+  #recoverDave(userId: string): void {
+    if (this.#ended) return;
+    this.#voice.rejoin();
+    this.#notify(
+      `I could not decrypt <@${userId}>'s voice after an encryption key change, so I rejoined the channel. ` +
+        "The conversation continues.",
+    );
+  }
+
   #notify(text: string): void {
     this.#options
       .notify(text, this.channelId)
@@ -566,6 +596,7 @@ export class Conversation {
       voicelive_send: Math.floor(this.#session.droppedAudioMs / FRAME_MS),
       playback_buffer: this.#feeder.droppedFrames,
       decode_error: this.#receiver.stats().reduce((sum, speaker) => sum + speaker.decodeErrors, 0),
+      dave_decrypt: this.#dave.totalFailures,
     };
     for (const stage of Object.keys(now) as (keyof typeof now)[]) {
       const delta = now[stage] - this.#reportedDrops[stage];

@@ -48,6 +48,10 @@ export interface ConversationStatus {
   readonly bridgeOutputLatencyMs: LatencyFigures | undefined;
   /** From the end of a user's speech to the bot's first audio packet, last few turns. */
   readonly recentResponseMs: readonly number[];
+  /** DAVE decrypt failures per speaker (user id -> frames lost to DAVE). */
+  readonly daveDecryptFailures?: Readonly<Record<string, number>>;
+  /** Times the bot rejoined because a speaker stayed undecryptable. */
+  readonly daveRecoveries?: number;
 }
 
 export type PersonaApplyResult = "applied" | "restarted" | "not-running";

@@ -122,6 +122,14 @@ export function usageLabel(usage: UsageTotals): string {
   ].join("\n");
 }
 
+/** DAVE trouble only: per-speaker frames lost to end-to-end decryption, and rejoins for it. */
+function daveLabel(status: ConversationStatus): string {
+  const failures = Object.entries(status.daveDecryptFailures ?? {}).filter(([, count]) => count > 0);
+  if (failures.length === 0 && (status.daveRecoveries ?? 0) === 0) return "";
+  const speakers = failures.map(([userId, count]) => `<@${userId}> ${count}`).join(", ");
+  return `DAVE: undecryptable frames ${speakers || "none"}; ${status.daveRecoveries ?? 0} rejoin(s)`;
+}
+
 export function statusEmbed(
   backend: Backend,
   status: ConversationStatus | undefined,
@@ -145,7 +153,10 @@ export function statusEmbed(
           `Discord voice: ${status.voiceConnection}`,
           `Voice Live: ${status.voiceLive}`,
           `up ${durationLabel((now - status.startedAt) / 1000)}, ${status.speakers} speaking, bot ${status.botSpeaking ? "speaking" : "quiet"}`,
-        ].join("\n"),
+          daveLabel(status),
+        ]
+          .filter((line) => line !== "")
+          .join("\n"),
       },
       {
         name: "Bridge latency",

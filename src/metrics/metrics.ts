@@ -28,7 +28,7 @@ export class Metrics {
   });
   readonly droppedFrames = new Counter({
     name: "voicelive_dropped_frames_total",
-    help: "Audio frames dropped, by stage: jitter_queue (a speaker's queue full), voicelive_send (send buffer full or Voice Live down), playback_buffer (answer over the 5-minute cap), decode_error",
+    help: "Audio frames dropped, by stage: jitter_queue (a speaker's queue full), voicelive_send (send buffer full or Voice Live down), playback_buffer (answer over the 5-minute cap), decode_error, dave_decrypt (a speaker's DAVE frames the bot could not decrypt)",
     labelNames: ["stage"] as const,
     registers: [this.registry],
   });

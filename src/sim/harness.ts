@@ -87,6 +87,8 @@ export interface SimHarnessOptions {
   readonly discordTiming?: { readonly heartbeatIntervalMs?: number; readonly interactionWindowMs?: number };
   /** Application mode: more configuration variables, as in .env (EMPTY_CHANNEL_GRACE_SECONDS, ...). */
   readonly env?: Env;
+  /** DAVE end-to-end encryption in the voice server (default true, as Discord requires). */
+  readonly dave?: boolean;
   /** The loopback voice server's heartbeat interval (Discord's by default). */
   readonly voiceHeartbeatIntervalMs?: number;
 }
@@ -364,6 +366,7 @@ export class SimHarness {
     const logger = options.logger ?? log;
     const voice = await LoopbackVoiceServer.start({
       recordBotAudio: options.recordAudio ?? true,
+      daveRequired: options.dave ?? true,
       logger: logger.child({ component: "loopback-voice" }),
       ...(options.voiceHeartbeatIntervalMs === undefined
         ? {}
@@ -613,12 +616,38 @@ export class SimGuild {
     const deadline = performance.now() + READY_TIMEOUT_MS;
     const connection = (): ReturnType<typeof getVoiceConnection> =>
       getVoiceConnection(this.guildId, this.#harness.voiceGroup);
-    while (connection()?.receiver.ssrcMap.get(userId) === undefined) {
+    // With DAVE the user is heard only once welcomed into the group and the transition executed.
+    const ready = (): boolean =>
+      connection()?.receiver.ssrcMap.get(userId) !== undefined &&
+      this.#harness.voice.daveSettled(this.guildId, userId);
+    while (!ready()) {
       if (performance.now() > deadline)
-        throw new Error(`the bot did not learn user ${userId}'s SSRC within ${READY_TIMEOUT_MS} ms`);
+        throw new Error(`the bot could not hear user ${userId} within ${READY_TIMEOUT_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
     return userId;
+  }
+
+  /**
+   * Puts a user in the channel without waiting for the bot to hear them (a passing visitor);
+   * application mode: a member joining the voice channel through Discord.
+   */
+  addVisitor(userId: string = snowflake()): string {
+    const discord = this.#harness.discord;
+    if (discord === undefined) {
+      this.#harness.voice.addUser(this.guildId, userId);
+      return userId;
+    }
+    const member = discord.addMember(this.guildId, { id: userId });
+    discord.setUserVoice(this.guildId, member, this.channelId);
+    return member;
+  }
+
+  /** Takes a user out of the channel (op 13; with DAVE, a Remove proposal and a new epoch). */
+  removeUser(userId: string): void {
+    const discord = this.#harness.discord;
+    if (discord === undefined) this.#harness.voice.removeUser(this.guildId, userId);
+    else discord.setUserVoice(this.guildId, userId, null);
   }
 
   /**

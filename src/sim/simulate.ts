@@ -27,6 +27,7 @@ import { Metrics } from "../metrics/metrics.ts";
 import { startMetricsServer } from "../metrics/server.ts";
 import { defaultPersona, type Persona } from "../persona.ts";
 import { decodePersona } from "../store/decode.ts";
+import { startMemberChurn } from "./dave/churn.ts";
 import {
   type BargeInFigures,
   bargeInFigures,
@@ -52,7 +53,9 @@ const USAGE = `Usage: npm run simulate -- --input <wav> [options]
   --idle-ms <n>             keep the channel open n ms after the last input ends, and while the bot
                             is still answering (default 3000)
   --persona <json|file>     persona fields to apply, as /persona sets them (inline JSON or a file)
-  --input-rate 24000|16000  audio rate sent to Voice Live (default VOICELIVE_INPUT_SAMPLE_RATE or 24000)`;
+  --input-rate 24000|16000  audio rate sent to Voice Live (default VOICELIVE_INPUT_SAMPLE_RATE or 24000)
+  --dave on|off             DAVE end-to-end encryption in the voice channel (default on, as Discord requires)
+  --member-churn-ms <n>     a third user joins, and leaves, every n ms, so DAVE epochs change mid-answer`;
 
 const DEFAULT_INTERRUPT_AT_MS = 1000;
 const DEFAULT_IDLE_MS = 3000;
@@ -92,6 +95,8 @@ interface Options {
   readonly idleMs: number;
   readonly persona: string | undefined;
   readonly inputRate: InputSampleRate | undefined;
+  readonly dave: boolean;
+  readonly memberChurnMs: number | undefined;
 }
 
 interface Setup {
@@ -112,6 +117,23 @@ interface RunResult {
   readonly bridgeInputLatencyMs: LatencyFigures | undefined;
   readonly endedAt: number;
   readonly problems: string[];
+  readonly dave: DaveFigures;
+}
+
+/** DAVE over the run: the voice server's group and capture, plus the bot's own count. */
+interface DaveFigures {
+  /** 1 with DAVE, 0 with --dave off. */
+  readonly protocolVersion: number;
+  /** Commits, each a new MLS epoch. */
+  readonly epochs: number;
+  /** Transitions executed. */
+  readonly transitions: number;
+  /** Frames lost to DAVE decryption: by the bot (users' speech) and by the channel (the bot's). */
+  readonly decryptFailures: number;
+  /** op 31 re-adds, re-added newcomers, and the bot's rejoins. */
+  readonly recoveries: number;
+  /** Joins and leaves by --member-churn-ms. */
+  readonly memberChanges: number;
 }
 
 function parseOptions(argv: readonly string[]): Options | "help" {
@@ -130,6 +152,8 @@ function parseOptions(argv: readonly string[]): Options | "help" {
         "idle-ms": { type: "string" },
         persona: { type: "string" },
         "input-rate": { type: "string" },
+        dave: { type: "string" },
+        "member-churn-ms": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -160,6 +184,12 @@ function parseOptions(argv: readonly string[]): Options | "help" {
   const interruptWith = text("interrupt-with");
   if (interruptWith === undefined && values["interrupt-at-ms"] !== undefined)
     throw new UsageError("--interrupt-at-ms needs --interrupt-with", true);
+  const dave = text("dave") ?? "on";
+  if (dave !== "on" && dave !== "off") throw new UsageError("--dave must be on or off", true);
+  const churn = text("member-churn-ms");
+  const memberChurnMs = churn === undefined ? undefined : milliseconds("member-churn-ms", 0);
+  if (memberChurnMs !== undefined && memberChurnMs < 100)
+    throw new UsageError("--member-churn-ms must be at least 100", true);
   const rate = text("input-rate");
   if (rate !== undefined && rate !== "24000" && rate !== "16000")
     throw new UsageError("--input-rate must be 24000 or 16000", true);
@@ -174,6 +204,8 @@ function parseOptions(argv: readonly string[]): Options | "help" {
     idleMs: milliseconds("idle-ms", DEFAULT_IDLE_MS),
     persona: text("persona"),
     inputRate: rate === undefined ? undefined : rate === "16000" ? 16_000 : 24_000,
+    dave: dave === "on",
+    memberChurnMs,
   };
 }
 
@@ -380,6 +412,7 @@ async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
     backend: setup.backend,
     inputRate: setup.inputRate,
     logger: setup.logger,
+    dave: setup.options.dave,
     ...(metrics === undefined ? {} : { metrics }),
   });
   const metricsServer =
@@ -397,6 +430,10 @@ async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
     const speaker = await guild.addUser(guild.initiatorId);
     const interrupter = setup.interruption === undefined ? undefined : await guild.addUser();
     const problems: string[] = [];
+    const churn =
+      setup.options.memberChurnMs === undefined
+        ? undefined
+        : startMemberChurn(guild, setup.options.memberChurnMs);
     const startedAt = performance.now();
     const speaking = guild.speak(speaker, { pcm: setup.input }, { signal });
     const interrupting =
@@ -406,13 +443,29 @@ async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
     const [input, interruption] = await Promise.all([speaking, interrupting]);
     const lastSent = Math.max(lastSentAt(input), interruption === undefined ? 0 : lastSentAt(interruption));
     await waitForQuiet(guild, lastSent + FRAME_MS + setup.options.idleMs, signal, problems);
+    churn?.stop();
     const bridgeInputLatencyMs = guild.status()?.bridgeInputLatencyMs;
     const endedAt = performance.now();
-    return { guild, input, interruption, bridgeInputLatencyMs, endedAt, problems };
+    const dave = daveFigures(harness, guild, churn?.changes() ?? 0);
+    return { guild, input, interruption, bridgeInputLatencyMs, endedAt, problems, dave };
   } finally {
     await harness.close();
     await metricsServer?.close();
   }
+}
+
+function daveFigures(harness: SimHarness, guild: SimGuild, memberChanges: number): DaveFigures {
+  const server = harness.voice.daveReport(guild.guildId);
+  const status = guild.status();
+  const botFailures = Object.values(status?.daveDecryptFailures ?? {}).reduce((sum, n) => sum + n, 0);
+  return {
+    protocolVersion: server?.protocolVersion ?? 0,
+    epochs: server?.epochs ?? 0,
+    transitions: server?.transitions ?? 0,
+    decryptFailures: (server?.decryptFailures ?? 0) + botFailures,
+    recoveries: (server?.recoveries ?? 0) + (status?.daveRecoveries ?? 0),
+    memberChanges,
+  };
 }
 
 function lastSentAt(speech: SpeechRun): number {
@@ -477,6 +530,7 @@ interface SimulationReport {
       readonly edits: number;
     }[];
   };
+  readonly dave: DaveFigures;
 }
 
 function buildReport(setup: Setup, result: RunResult): SimulationReport {
@@ -560,6 +614,7 @@ function buildReport(setup: Setup, result: RunResult): SimulationReport {
       ...errors,
       ...problems.map((message) => ({ atMs: at(result.endedAt), source: "simulate", message })),
     ],
+    dave: result.dave,
   };
 }
 
@@ -630,6 +685,13 @@ function summary(setup: Setup, report: SimulationReport): string {
         `truncated at ${cut.truncateAudioEndMs ?? "-"} ms (played ${cut.playedMsAtCut} ms); response.cancel ${cut.responseCancelSent ? "sent" : "not needed"}`,
     );
   }
+  const dave = report.dave;
+  lines.push(
+    dave.protocolVersion === 0
+      ? "  DAVE off (transport encryption only)"
+      : `  DAVE v${dave.protocolVersion}: ${dave.epochs} epochs, ${dave.transitions} transitions, ${dave.decryptFailures} frames undecryptable, ${dave.recoveries} recoveries` +
+          (dave.memberChanges > 0 ? `, ${dave.memberChanges} member changes` : ""),
+  );
   for (const notice of report.notices) lines.push(`  notice: ${notice}`);
   lines.push(
     report.errors.length === 0

@@ -9,8 +9,10 @@ import { ENCRYPTION_MODE, RtpOpener, RtpSealer, type RtpSenderState, SECRET_KEY_
 /*
  * The WebSocket half of the loopback voice server: voice gateway v8 as @discordjs/voice 0.19
  * speaks it (Identify, Select Protocol, Heartbeat, Speaking, Resume), with v8 buffered resume.
- * DAVE is declined by answering dave_protocol_version 0. Protocol details are in the project's
- * discord-voice-loopback spec; comments here say only why a choice was made.
+ * DAVE (protocol version 1) is negotiated by default and its messages are handed to the host
+ * (src/sim/dave/ holds the group logic); with daveRequired false it is declined with version 0.
+ * Protocol details are in the project's discord-voice-loopback spec; comments here say only why a
+ * choice was made.
  */
 
 const OP = {
@@ -36,7 +38,12 @@ const CLOSE = {
   AlreadyAuthenticated: 4005,
   SessionNoLongerValid: 4006,
   UnknownEncryptionMode: 4016,
+  /** Discord since March 2026: a client offering no DAVE version is refused. */
+  DaveRequired: 4017,
 } as const;
+
+/** The DAVE JSON ops a client sends: ready for transition (23), invalid commit/welcome (31). */
+const DAVE_CLIENT_JSON_OPS = new Set([23, 31]);
 
 const MAX_UNACKED_MESSAGES = 1_000;
 const MAX_WS_PAYLOAD_BYTES = 64 * 1024;
@@ -60,13 +67,17 @@ export interface VoiceSession {
   readonly sessionId: string;
   readonly token: string;
   readonly ssrc: number;
+  /** The bot's user id from Identify. */
+  readonly userId: string;
+  /** 1 when DAVE was negotiated, 0 when declined. */
+  readonly daveVersion: number;
   readonly key: Buffer;
   readonly sealer: RtpSealer;
   readonly opener: RtpOpener;
   ws: WebSocket | undefined;
   seq: number;
   /** Numbered messages not yet acknowledged by a heartbeat, replayed on resume. */
-  unacked: { readonly seq: number; readonly text: string }[];
+  unacked: { readonly seq: number; readonly data: string | Buffer }[];
   /** Where the bot's UDP socket is (from Select Protocol). */
   remote: { readonly address: string; readonly port: number } | undefined;
   /** Session Description (op 4) sent: the bot has the key. */
@@ -99,11 +110,17 @@ export interface VoiceGatewayHost {
   /** The bot has its key: UDP can flow. */
   sessionDescribed(session: VoiceSession): void;
   botSpeaking(event: BotSpeakingEvent): void;
+  /** The bot resumed this session on a new socket (after the replay). */
+  sessionResumed(session: VoiceSession): void;
+  /** A DAVE message from the bot: binary ops 26/28 as a Buffer, JSON ops 23/31 as their `d`. */
+  daveMessage(session: VoiceSession, op: number, payload: Buffer | Record<string, unknown>): void;
 }
 
 export interface VoiceGatewayOptions {
   readonly heartbeatIntervalMs: number;
   readonly opLogLimit: number;
+  /** true: DAVE v1, refusing identifies that offer only v0 (4017); false: DAVE declined (v0). */
+  readonly daveRequired: boolean;
   readonly logger: Logger;
 }
 
@@ -121,6 +138,7 @@ export class VoiceGateway {
   private readonly host: VoiceGatewayHost;
   private readonly heartbeatIntervalMs: number;
   private readonly opLogLimit: number;
+  private readonly daveRequired: boolean;
   private readonly logger: Logger;
   private readonly log: OpLogEntry[] = [];
   private resumesToReject = 0;
@@ -129,6 +147,7 @@ export class VoiceGateway {
     this.host = host;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs;
     this.opLogLimit = options.opLogLimit;
+    this.daveRequired = options.daveRequired;
     this.logger = options.logger;
     this.wss = new WebSocketServer({ server, maxPayload: MAX_WS_PAYLOAD_BYTES });
     this.wss.on("connection", (ws, request) => this.onConnection(ws, request));
@@ -181,8 +200,15 @@ export class VoiceGateway {
   private onMessage(ws: WebSocket, context: SocketContext, data: RawData, isBinary: boolean): void {
     const boundGuildId = context.session?.guild.guildId;
     if (isBinary) {
-      // Binary frames are DAVE (MLS) messages; this server negotiated DAVE off.
-      this.logger.warn({ guildId: boundGuildId }, "ignored a binary voice gateway message");
+      // Binary frames are DAVE (MLS) messages: one opcode byte, then the payload.
+      const bytes = Buffer.isBuffer(data) ? data : Buffer.from(data as ArrayBuffer);
+      const session = context.session;
+      if (session === undefined || session.daveVersion === 0 || bytes.length < 1) {
+        this.logger.warn({ guildId: boundGuildId }, "ignored a binary voice gateway message");
+        return;
+      }
+      this.record("in", boundGuildId, bytes[0]!, { bytes: bytes.length - 1 }, undefined);
+      this.host.daveMessage(session, bytes[0]!, bytes.subarray(1));
       return;
     }
     let packet: unknown;
@@ -217,6 +243,10 @@ export class VoiceGateway {
         this.onResume(ws, context, d);
         return;
       default:
+        if (DAVE_CLIENT_JSON_OPS.has(packet.op) && context.session !== undefined) {
+          this.host.daveMessage(context.session, packet.op, d);
+          return;
+        }
         this.logger.debug({ guildId: boundGuildId, op: packet.op }, "ignored a voice gateway op");
     }
   }
@@ -238,6 +268,12 @@ export class VoiceGateway {
       ws.close(CLOSE.AuthenticationFailed);
       return;
     }
+    const offered = typeof d.max_dave_protocol_version === "number" ? d.max_dave_protocol_version : 0;
+    if (this.daveRequired && offered < 1) {
+      this.logger.warn({ guildId, userId, offered }, "refused an Identify without DAVE");
+      ws.close(CLOSE.DaveRequired);
+      return;
+    }
     this.endSession(guild);
     const key = randomBytes(SECRET_KEY_BYTES);
     const session: VoiceSession = {
@@ -245,6 +281,8 @@ export class VoiceGateway {
       sessionId,
       token,
       ssrc: this.host.allocateSsrc(),
+      userId: typeof userId === "string" ? userId : "",
+      daveVersion: this.daveRequired ? 1 : 0,
       key,
       sealer: new RtpSealer(key),
       opener: new RtpOpener(key),
@@ -289,7 +327,7 @@ export class VoiceGateway {
     this.sendNumbered(session, OP.SessionDescription, {
       mode: ENCRYPTION_MODE,
       secret_key: [...session.key],
-      dave_protocol_version: 0,
+      dave_protocol_version: session.daveVersion,
     });
     session.described = true;
     this.announceUsers(session, [...session.guild.users.values()]);
@@ -335,10 +373,33 @@ export class VoiceGateway {
     session.ws = ws;
     context.session = session;
     const seqAck = typeof d.seq_ack === "number" ? d.seq_ack : -1;
-    for (const message of session.unacked) {
-      if (message.seq > seqAck) ws.send(message.text);
+    const missed = session.unacked.filter((message) => message.seq > seqAck);
+    for (const message of missed) {
+      if (typeof message.data === "string") ws.send(message.data);
     }
     this.sendNumbered(session, OP.Resumed, null);
+    // @discordjs/voice handles binary (DAVE MLS) frames only once Ready again, so after Resumed.
+    for (const message of missed) {
+      if (typeof message.data !== "string") ws.send(message.data);
+    }
+    this.host.sessionResumed(session);
+  }
+
+  /** A numbered JSON DAVE op (21, 22, 24) to the session's bot. */
+  sendDaveJson(session: VoiceSession, op: number, d: Record<string, unknown>): void {
+    this.sendNumbered(session, op, d);
+  }
+
+  /** A numbered binary DAVE op (25, 27, 29, 30): u16 sequence, u8 opcode, payload. */
+  sendDaveBinary(session: VoiceSession, op: number, payload: Buffer): void {
+    const seq = ++session.seq;
+    const frame = Buffer.alloc(3 + payload.length);
+    frame.writeUInt16BE(seq & 0xffff, 0);
+    frame[2] = op;
+    payload.copy(frame, 3);
+    this.keep(session, seq, frame);
+    this.record("out", session.guild.guildId, op, { bytes: payload.length }, seq);
+    if (session.ws?.readyState === WebSocket.OPEN) session.ws.send(frame, { binary: true });
   }
 
   private endSession(guild: GatewayGuild): void {
@@ -352,10 +413,14 @@ export class VoiceGateway {
   private sendNumbered(session: VoiceSession, op: number, d: unknown): void {
     const seq = ++session.seq;
     const text = JSON.stringify({ op, d, seq });
-    session.unacked.push({ seq, text });
-    if (session.unacked.length > MAX_UNACKED_MESSAGES) session.unacked.shift();
+    this.keep(session, seq, text);
     this.record("out", session.guild.guildId, op, d, seq);
     if (session.ws?.readyState === WebSocket.OPEN) session.ws.send(text);
+  }
+
+  private keep(session: VoiceSession, seq: number, data: string | Buffer): void {
+    session.unacked.push({ seq, data });
+    if (session.unacked.length > MAX_UNACKED_MESSAGES) session.unacked.shift();
   }
 
   /** Hello and heartbeat ACKs carry no sequence number. */

@@ -6,6 +6,9 @@ import { performance } from "node:perf_hooks";
 import type { DiscordGatewayAdapterCreator } from "@discordjs/voice";
 import { OpusFrameEncoder } from "../audio/opus.ts";
 import { type Logger, log } from "../log.ts";
+import { type BotDaveFaults, type DaveReport, GuildDave } from "./dave/guild-dave.ts";
+import { ExternalSender } from "./dave/mls.ts";
+import type { MemberFaults, SimDaveMember } from "./dave/sim-member.ts";
 import { paceFrames } from "./frame-pacer.ts";
 import {
   createLoopbackAdapter,
@@ -30,6 +33,7 @@ import {
   type VoiceSession,
 } from "./voice-gateway.ts";
 
+export type { DaveReport } from "./dave/guild-dave.ts";
 export type { BotSpeakingEvent, OpLogEntry } from "./voice-gateway.ts";
 
 /*
@@ -54,6 +58,13 @@ export interface LoopbackVoiceServerOptions {
   readonly recordBotAudio?: boolean;
   /** Entries kept in opLog before the oldest half is dropped (default 10 000). */
   readonly opLogLimit?: number;
+  /**
+   * true (default): DAVE v1 end to end, as Discord requires since March 2026, and an Identify
+   * offering only v0 is closed with 4017. false: DAVE declined (v0), transport encryption only.
+   */
+  readonly daveRequired?: boolean;
+  /** How long a DAVE transition waits for every member's ready (23) before executing anyway. */
+  readonly daveTransitionTimeoutMs?: number;
   readonly logger?: Logger;
 }
 
@@ -96,6 +107,8 @@ interface GuildState extends GatewayGuild {
   adapter: LoopbackAdapter | undefined;
   adapterAvailable: boolean;
   token: string | undefined;
+  /** DAVE state of the guild's channel, from the bot's first DAVE session on. */
+  dave: GuildDave | undefined;
 }
 
 /** A live session by its bot SSRC, with the guild it records into. */
@@ -116,6 +129,9 @@ export class LoopbackVoiceServer {
   private readonly botAudioListeners = new Set<(packet: BotPacket) => void>();
   private readonly botSpeakingListeners = new Set<(event: BotSpeakingEvent) => void>();
   private readonly pacers = new Set<AbortController>();
+  /** The gateway's DAVE external sender: one signing identity for every group it serves. */
+  private readonly externalSender = new ExternalSender();
+  private readonly daveTransitionTimeoutMs: number | undefined;
   private nextSsrc = 1000 + randomInt(1000);
   private closed = false;
 
@@ -123,6 +139,7 @@ export class LoopbackVoiceServer {
     const identity = options.tls ?? loopbackTlsIdentity();
     this.logger = options.logger ?? log.child({ component: "loopback-voice" });
     this.recordBotAudio = options.recordBotAudio ?? true;
+    this.daveTransitionTimeoutMs = options.daveTransitionTimeoutMs;
     this.https = createServer({ cert: identity.cert, key: identity.key });
     this.https.on("tlsClientError", (error) => this.logger.warn({ err: error }, "TLS handshake failed"));
     this.udp = createSocket("udp4");
@@ -138,8 +155,18 @@ export class LoopbackVoiceServer {
           const guild = this.guilds.get(session.guild.guildId);
           if (guild !== undefined) this.routes.set(session.ssrc, { session, guild });
         },
-        sessionEnded: (session) => this.routes.delete(session.ssrc),
-        sessionDescribed: (session) => this.releaseWaiters(session.guild.guildId),
+        sessionEnded: (session) => {
+          this.routes.delete(session.ssrc);
+          this.guilds.get(session.guild.guildId)?.dave?.botLeft(session.userId);
+        },
+        sessionDescribed: (session) => {
+          this.startDave(session);
+          this.releaseWaiters(session.guild.guildId);
+        },
+        sessionResumed: (session) => this.guilds.get(session.guild.guildId)?.dave?.botResumed(session.userId),
+        daveMessage: (session, op, payload) => {
+          this.guilds.get(session.guild.guildId)?.dave?.botMessage(session.userId, op, payload);
+        },
         botSpeaking: (event) => {
           for (const listener of this.botSpeakingListeners) this.notify(listener, event);
         },
@@ -147,6 +174,7 @@ export class LoopbackVoiceServer {
       {
         heartbeatIntervalMs: options.heartbeatIntervalMs ?? DISCORD_HEARTBEAT_INTERVAL_MS,
         opLogLimit: options.opLogLimit ?? 10_000,
+        daveRequired: options.daveRequired ?? true,
         logger: this.logger,
       },
     );
@@ -203,6 +231,15 @@ export class LoopbackVoiceServer {
     return guild.token;
   }
 
+  /**
+   * Tells the server where the main gateway put the bot (a loopback Discord calls it on every
+   * voice state it applies), as the in-process adapter records by itself: DAVE groups are per
+   * channel.
+   */
+  noteBotVoiceState(request: GatewayVoiceStateRequest): void {
+    this.guild(request.guildId).gatewayRequests.push(request);
+  }
+
   /** The gateway voice state requests the bot made for this guild (joins, rejoins, leaves). */
   gatewayRequests(guildId: string): readonly GatewayVoiceStateRequest[] {
     return this.guild(guildId).gatewayRequests;
@@ -244,6 +281,7 @@ export class LoopbackVoiceServer {
     };
     guild.users.set(userId, user);
     if (guild.session?.described) this.gateway.announceUsers(guild.session, [user]);
+    guild.dave?.addUser(userId);
     return { ssrc: user.ssrc };
   }
 
@@ -252,6 +290,7 @@ export class LoopbackVoiceServer {
     const guild = this.guild(guildId);
     if (!guild.users.delete(userId)) return;
     if (guild.session !== undefined) this.gateway.announceUserLeft(guild.session, userId);
+    guild.dave?.removeUser(userId);
   }
 
   /**
@@ -307,6 +346,49 @@ export class LoopbackVoiceServer {
     packet[packet.length - 5]! ^= 0xff;
     this.udp.send(packet, session.remote.port, session.remote.address);
     return true;
+  }
+
+  /** The guild's DAVE counters, or undefined while DAVE is off or the bot has not joined yet. */
+  daveReport(guildId: string): DaveReport | undefined {
+    return this.guild(guildId).dave?.report();
+  }
+
+  /** Whether a simulated user is in the guild's established DAVE group (welcomed or committed). */
+  isDaveMember(guildId: string, userId: string): boolean {
+    return this.guild(guildId).dave?.group.isMember(userId) ?? false;
+  }
+
+  /**
+   * true once a user can be heard through DAVE: they are in the group and no transition is in
+   * flight (always true while the guild has no DAVE).
+   */
+  daveSettled(guildId: string, userId: string): boolean {
+    const dave = this.guild(guildId).dave;
+    return dave === undefined || (dave.group.isMember(userId) && !dave.group.transitioning);
+  }
+
+  /** Whether the guild's DAVE group has proposals or a transition in flight. */
+  daveTransitioning(guildId: string): boolean {
+    return this.guild(guildId).dave?.group.transitioning ?? false;
+  }
+
+  /** A simulated user's DAVE client (privacy code, epoch), for assertions. */
+  daveMember(guildId: string, userId: string): SimDaveMember | undefined {
+    return this.guild(guildId).dave?.member(userId);
+  }
+
+  /** Switches a simulated user's DAVE misbehaviours on or off, for fault tests. */
+  daveFaults(guildId: string, userId: string): MemberFaults {
+    const faults = this.guild(guildId).dave?.faults(userId);
+    if (faults === undefined) throw new Error(`user ${userId} has no DAVE session in guild ${guildId}`);
+    return faults;
+  }
+
+  /** Gateway-side DAVE faults towards the bot, for fault tests. */
+  daveBotFaults(guildId: string): BotDaveFaults {
+    const dave = this.guild(guildId).dave;
+    if (dave === undefined) throw new Error(`guild ${guildId} has no DAVE group`);
+    return dave.botFaults;
   }
 
   /** Subscribes to every packet the bot sends (all guilds); returns the unsubscribe function. */
@@ -376,6 +458,7 @@ export class LoopbackVoiceServer {
     this.closed = true;
     for (const pacer of this.pacers) pacer.abort();
     for (const guild of this.guilds.values()) {
+      guild.dave?.close();
       for (const waiter of guild.waiters) {
         clearTimeout(waiter.timer);
         waiter.reject(new Error("loopback voice server closed"));
@@ -401,6 +484,7 @@ export class LoopbackVoiceServer {
         adapterAvailable: true,
         token: undefined,
         session: undefined,
+        dave: undefined,
       };
       this.guilds.set(guildId, guild);
     }
@@ -417,10 +501,41 @@ export class LoopbackVoiceServer {
     guild.waiters.clear();
   }
 
+  /**
+   * The bot's session is described: with DAVE it joins the channel's group (created on the first
+   * session, and again if the bot moved channel) and every simulated user there becomes a member.
+   */
+  private startDave(session: VoiceSession): void {
+    const guild = this.guilds.get(session.guild.guildId);
+    if (guild === undefined || session.daveVersion === 0) return;
+    const channelId = guild.gatewayRequests.findLast((request) => request.channelId !== null)?.channelId;
+    if (channelId === undefined || channelId === null) return;
+    if (guild.dave?.channelId !== channelId) {
+      guild.dave?.close();
+      guild.dave = new GuildDave({
+        channelId,
+        externalSender: this.externalSender,
+        transitionTimeoutMs: this.daveTransitionTimeoutMs,
+        logger: this.logger,
+      });
+    }
+    const dave = guild.dave;
+    dave.botJoined(session.userId, {
+      sendJson: (op, d) => {
+        if (guild.session === session) this.gateway.sendDaveJson(session, op, d);
+      },
+      sendBinary: (op, payload) => {
+        if (guild.session === session) this.gateway.sendDaveBinary(session, op, payload);
+      },
+    });
+    for (const userId of guild.users.keys()) dave.addUser(userId);
+  }
+
   private sendUserFrame(guild: GuildState, user: SimUser, opus: Uint8Array): boolean {
     const session = guild.session;
     if (session?.remote === undefined || !session.described || this.closed) return false;
-    this.udp.send(session.sealer.seal(user, opus), session.remote.port, session.remote.address);
+    const frame = guild.dave === undefined ? opus : guild.dave.protect(user.userId, opus);
+    this.udp.send(session.sealer.seal(user, frame), session.remote.port, session.remote.address);
     return true;
   }
 
@@ -456,14 +571,18 @@ export class LoopbackVoiceServer {
       this.logger.warn({ guildId: guild.guildId, err: error }, "ignored an undecryptable voice packet");
       return;
     }
+    // Inside the transport encryption the bot's audio is DAVE-encrypted: open it as a listener would.
+    const opus =
+      guild.dave === undefined ? opened.opus : guild.dave.openBotFrame(session.userId, opened.opus);
+    if (opus === undefined) return;
     const packet: BotPacket = {
       guildId: guild.guildId,
-      opus: opened.opus,
+      opus,
       sequence: opened.sequence,
       rtpTimestamp: opened.timestamp,
       ssrc: opened.ssrc,
       nonce: opened.nonce,
-      isSilence: isSilenceFrame(opened.opus),
+      isSilence: isSilenceFrame(opus),
       receivedAt: performance.now(),
     };
     if (this.recordBotAudio) guild.botAudio.push(packet);

@@ -170,6 +170,16 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
     this.connection.rejoin({ channelId, selfDeaf: false, selfMute: false });
   }
 
+  /**
+   * Joins the same channel again for a fresh voice session (and DAVE session), as DaveRecovery
+   * asks when a speaker stays undecryptable. The library re-identifies; `ready` follows.
+   */
+  rejoin(): void {
+    const channelId = this.connection.joinConfig.channelId;
+    if (this.end !== undefined || channelId === null) return;
+    this.connection.rejoin({ channelId, selfDeaf: false, selfMute: false });
+  }
+
   /** Leaves the channel and destroys the connection (idempotent). */
   leave(reason = "left the channel"): void {
     this.finish({ kind: "left", message: reason });

@@ -8,6 +8,7 @@ import {
 } from "@discordjs/voice";
 import { OpusFrameDecoder } from "../audio/opus.ts";
 import { type Logger, log } from "../log.ts";
+import { isDaveFrame } from "./dave-recovery.ts";
 
 /**
  * Receives one decoded 20 ms frame: 1920 interleaved stereo samples at 48 kHz, in a buffer that is
@@ -25,6 +26,8 @@ export interface SpeakerStats {
   readonly decodeErrors: number;
   /** Receive streams lost to a packet the library could not decrypt (each is resubscribed). */
   readonly streamErrors: number;
+  /** DAVE frames the library passed on undecrypted (its session not ready): dropped, not decoded. */
+  readonly daveUndecrypted: number;
 }
 
 export interface SpeakerReceiverOptions {
@@ -42,6 +45,7 @@ class Speaker {
   stream: AudioReceiveStream | undefined;
   framesReceived = 0;
   streamErrors = 0;
+  daveUndecrypted = 0;
   handlerErrors = 0;
   /** Packets that arrived while the allow decision was pending, with their arrival times. */
   readonly held: Buffer[] = [];
@@ -97,6 +101,7 @@ export class SpeakerReceiver {
       framesReceived: speaker.framesReceived,
       decodeErrors: speaker.decoder.errors,
       streamErrors: speaker.streamErrors,
+      daveUndecrypted: speaker.daveUndecrypted,
     }));
   }
 
@@ -210,6 +215,11 @@ export class SpeakerReceiver {
 
   private readonly handlePacket = (speaker: Speaker, packet: Buffer): void => {
     const receivedAt = performance.now();
+    if (isDaveFrame(packet)) {
+      // Ciphertext would decode to noise or an error: count it for DaveRecovery and drop it.
+      speaker.daveUndecrypted++;
+      return;
+    }
     speaker.framesReceived++;
     if (this.decisions.get(speaker.userId) === "pending") {
       if (speaker.held.length === MAX_HELD_PACKETS) {

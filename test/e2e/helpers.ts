@@ -11,6 +11,7 @@ export function botPackets(h: AppHarness): number {
 
 /** The member asks the question; resolves once at least `packets` more bot packets were heard. */
 export async function askAndHear(h: AppHarness, packets = 20, timeoutMs = 15_000): Promise<void> {
+  await heardBy(h, h.userId);
   const before = botPackets(h);
   await h.voice.speakAs(h.guild.id, h.userId, { opus: QUESTION });
   await waitFor(() => botPackets(h) >= before + packets, "the bot's answer", timeoutMs);
@@ -19,4 +20,9 @@ export async function askAndHear(h: AppHarness, packets = 20, timeoutMs = 15_000
 /** Voice Live connections the bot opened (one per session). */
 export function voiceLiveSessions(h: AppHarness): number {
   return h.local.clientEvents.length;
+}
+
+/** Waits until the bot can hear the user: in its DAVE group with the transition done. */
+export function heardBy(h: AppHarness, userId: string): Promise<void> {
+  return waitFor(() => h.voice.daveSettled(h.guild.id, userId), `user ${userId} in the DAVE group`, 10_000);
 }

@@ -51,6 +51,7 @@ describe("npm start against a loopback Discord", () => {
     discord.setUserVoice(guild.id, b.userId, guild.voiceChannelId);
     expect(await answered(b.userId, "join", {}, 2)).toEqual(["defer", "edit-original"]);
     await b.voice.waitForSession(guild.id);
+    await waitFor(() => b.voice.daveSettled(guild.id, b.userId), "the member in the DAVE group", 10_000);
     const heard = () => b.voice.botAudio(guild.id).filter((packet) => !packet.isSilence).length;
     const speaking = b.voice.speakAs(guild.id, b.userId, {
       opus: encodeFrames(speechFrames("speech-weather-question.wav", 150)),

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AppHarness } from "../../src/sim/app-harness.ts";
 import { waitFor } from "../sim/harness.ts";
-import { askAndHear, botPackets, QUESTION, voiceLiveSessions } from "./helpers.ts";
+import { askAndHear, botPackets, heardBy, QUESTION, voiceLiveSessions } from "./helpers.ts";
 import { captureLogs } from "./logs.ts";
 
 /**
@@ -88,6 +88,7 @@ describe("the bot's voice connection, as Discord changes it", () => {
 
   it("the voice server moves mid-answer: the bot reconnects, audio resumes, same Voice Live session", async () => {
     const harness = await liveConversation();
+    await heardBy(harness, harness.userId);
     const before = botPackets(harness);
     const speaking = harness.voice.speakAs(harness.guild.id, harness.userId, { opus: QUESTION });
     await waitFor(() => botPackets(harness) > before + 5, "the answer to start", 15_000);
@@ -142,6 +143,8 @@ describe("who the bot listens to, from Discord's roles", () => {
     discord.setUserVoice(guild.id, member, guild.voiceChannelId);
     discord.setUserVoice(guild.id, outsider, guild.voiceChannelId);
     await harness.join();
+    await heardBy(harness, member);
+    await heardBy(harness, outsider);
     await harness.voice.speakAs(guild.id, outsider, { opus: QUESTION });
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(botPackets(harness)).toBe(0);

@@ -139,6 +139,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
       const { persona } = settings();
       guild = await harness.join({ guildId, persona, captions: options.captions ?? false });
       harness.voice.addUser(guildId, USER_ID);
+      await waitFor(() => harness.voice.daveSettled(guildId, USER_ID), "the user's DAVE membership");
     },
     status,
     bothReady: () => status()?.voiceLive === "ready" && status()?.voiceConnection === "ready",

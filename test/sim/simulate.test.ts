@@ -94,6 +94,8 @@ describe("npm run simulate", () => {
       { command: "/join", responses: ["defer", "edit-original"], ephemeral: false, ms: expect.any(Number) },
     ]);
     expect(r.discord.messages).toEqual([]);
+    // Through DAVE by default: one epoch for the bot and the speaker, nothing lost to it.
+    expect(r.dave).toMatchObject({ protocolVersion: 1, epochs: 1, decryptFailures: 0, recoveries: 0 });
 
     const heardWav = readWav(await readFile(heard!));
     expect(heardWav).toMatchObject({ sampleRate: 24_000, channels: 1 });
@@ -153,5 +155,49 @@ describe("npm run simulate", () => {
       "conversation.item.truncate",
     );
     expect(r.errors).toEqual([]);
+    expect(r.dave.protocolVersion).toBe(1);
+  });
+
+  it("keeps a 10 s answer audible while a visitor joins or leaves every 1.5 s", async () => {
+    const parts = await Promise.all(
+      ["speech-weather-question.wav", "speech-meeting-summary.wav"].map(async (name) =>
+        readWav(await readFile(join(ROOT, "test/fixtures", name))),
+      ),
+    );
+    // Without the pause between them (longer than the VAD's 500 ms), they are one 10 s question.
+    const [first, second] = [parts[0]!.samples, parts[1]!.samples];
+    const loud = (x: number): boolean => Math.abs(x) > 300;
+    const firstEnd = first.findLastIndex(loud) + 1;
+    const secondStart = second.findIndex(loud);
+    const joined = new Int16Array(firstEnd + second.length - secondStart);
+    joined.set(first.subarray(0, firstEnd), 0);
+    joined.set(second.subarray(secondStart), firstEnd);
+    const input = join(dir, "eleven-seconds.wav");
+    await writeFile(input, writeWav({ ...parts[0]!, samples: joined }));
+    const report = join(dir, "churn.json");
+    const run = await simulate(["--input", input, "--member-churn-ms", "1500", "--report", report]);
+    expect(run.code).toBe(0);
+    const r = JSON.parse(await readFile(report, "utf8"));
+    expect(r.errors).toEqual([]);
+    expect(r.responses.map((response: { status: string }) => response.status)).toEqual(["completed"]);
+    expect(r.dave.memberChanges).toBeGreaterThanOrEqual(10);
+    // Every change is a commit; changes close together may share one.
+    expect(r.dave.epochs).toBeGreaterThanOrEqual(r.dave.memberChanges / 2);
+    expect(r.inputMs).toBeGreaterThan(10_000);
+    // The echo is the speech without its edges: 8.9 s of this input, measured with and without churn.
+    expect(r.botAudioMsPlayed).toBeGreaterThan(8_500);
+    expect(r.dave.decryptFailures).toBeLessThanOrEqual(r.dave.epochs);
+  });
+
+  it("--dave off runs on transport encryption alone and says so", async () => {
+    const input = await excerpt(dir, "speech-weather-question.wav", 1500);
+    const report = join(dir, "dave-off.json");
+    const run = await simulate(["--input", input, "--dave", "off", "--report", report]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/DAVE off/);
+    const r = JSON.parse(await readFile(report, "utf8"));
+    expect(r.dave).toMatchObject({ protocolVersion: 0, epochs: 0 });
+    expect(r.botAudioMsPlayed).toBeGreaterThan(500);
+    expect((await simulate(["--input", input, "--dave", "maybe"])).code).toBe(2);
   });
 });

@@ -71,7 +71,9 @@ afterEach(async () => {
 });
 
 describe("LoopbackVoiceServer with the real @discordjs/voice client", () => {
-  it("takes the client to Ready over TLS with AES-GCM and DAVE declined", async () => {
+  it("takes the client to Ready over TLS with AES-GCM and DAVE declined when not required", async () => {
+    await server.close();
+    server = await LoopbackVoiceServer.start({ daveRequired: false });
     const guildId = uniqueGuildId();
     const connection = join(guildId);
     await entersState(connection, VoiceConnectionStatus.Ready, 5_000);
@@ -101,8 +103,11 @@ describe("LoopbackVoiceServer with the real @discordjs/voice client", () => {
       });
     });
     await waitFor(
-      () => connectionsByGuild.every((c) => c.receiver.ssrcMap.get(ALICE) !== undefined),
-      "SSRC maps",
+      () =>
+        connectionsByGuild.every(
+          (c, g) => c.receiver.ssrcMap.get(ALICE) !== undefined && server.daveSettled(guilds[g]!, ALICE),
+        ),
+      "SSRC maps and DAVE membership",
     );
 
     const sent = await Promise.all(

@@ -35,7 +35,12 @@ async function assertAudioFlowsBothWays(testBed: TestBed, managed: ManagedVoiceC
   });
 
   server.addUser(managed.guildId, ALICE);
-  await waitFor(() => managed.connection.receiver.ssrcMap.get(ALICE) !== undefined, "Alice's SSRC");
+  await waitFor(
+    () =>
+      managed.connection.receiver.ssrcMap.get(ALICE) !== undefined &&
+      server.daveSettled(managed.guildId, ALICE),
+    "Alice's SSRC and DAVE membership",
+  );
   await server.speakAs(managed.guildId, ALICE, { pcm: toneFrames(440, 10) });
   await waitFor(() => heard.length === 10, "Alice's 10 frames");
 

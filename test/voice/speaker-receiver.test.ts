@@ -47,8 +47,13 @@ async function listen(
 async function addUsers(managed: ManagedVoiceConnection, ...userIds: string[]): Promise<void> {
   for (const userId of userIds) bed.server.addUser(managed.guildId, userId);
   await waitFor(
-    () => userIds.every((userId) => managed.connection.receiver.ssrcMap.get(userId) !== undefined),
-    "the users' SSRCs",
+    () =>
+      userIds.every(
+        (userId) =>
+          managed.connection.receiver.ssrcMap.get(userId) !== undefined &&
+          bed.server.daveSettled(managed.guildId, userId),
+      ),
+    "the users' SSRCs and DAVE membership",
   );
 }
 
@@ -73,8 +78,8 @@ describe("SpeakerReceiver", () => {
     expect(bestFrameCorrelation(heardAlice, decodeToMono(bob), 3)).toBeLessThan(0.5);
     expect(receiver.stats()).toEqual(
       expect.arrayContaining([
-        { userId: ALICE, framesReceived: 50, decodeErrors: 0, streamErrors: 0 },
-        { userId: BOB, framesReceived: 50, decodeErrors: 0, streamErrors: 0 },
+        { userId: ALICE, framesReceived: 50, decodeErrors: 0, streamErrors: 0, daveUndecrypted: 0 },
+        { userId: BOB, framesReceived: 50, decodeErrors: 0, streamErrors: 0, daveUndecrypted: 0 },
       ]),
     );
   });
@@ -130,7 +135,7 @@ describe("SpeakerReceiver", () => {
     await waitFor(() => frames.get(ALICE)?.length === 21, "21 frames");
 
     expect(receiver.stats()).toEqual([
-      { userId: ALICE, framesReceived: 21, decodeErrors: 1, streamErrors: 1 },
+      { userId: ALICE, framesReceived: 21, decodeErrors: 1, streamErrors: 1, daveUndecrypted: 0 },
     ]);
   });
 

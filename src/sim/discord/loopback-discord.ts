@@ -265,6 +265,7 @@ export class LoopbackDiscord {
     this.#channel(guild, channelId);
     this.#voice.closeSession(guildId, 4014);
     state.channelId = channelId;
+    this.#voice.noteBotVoiceState({ guildId, channelId, selfMute: state.selfMute, selfDeaf: state.selfDeaf });
     this.#announceUsersTo(guild, channelId);
     this.#gateway.dispatch("VOICE_STATE_UPDATE", this.#voiceState(guild, this.bot.id), guildId);
     this.#sendVoiceServer(guildId);
@@ -734,6 +735,7 @@ export class LoopbackDiscord {
     const guild = this.#guilds.get(request.guildId);
     if (guild === undefined) return;
     if (request.channelId === null) {
+      this.#voice.noteBotVoiceState(request);
       this.#leaveVoice(guild, this.bot.id);
       return;
     }
@@ -742,6 +744,7 @@ export class LoopbackDiscord {
     if (channel === undefined || channel.type === ChannelKind.text) return;
     if ((permissionsIn(guild, this.bot.id, channel.id) & Permission.connect) === 0n) return;
     const previous = guild.voiceStates.get(this.bot.id);
+    this.#voice.noteBotVoiceState(request);
     guild.voiceStates.set(this.bot.id, {
       userId: this.bot.id,
       channelId: channel.id,
