@@ -157,6 +157,21 @@ const TEMPERATURE = { min: 0.6, max: 1.2 } as const;
 /** A standard (not HD) neural voice: HD voices exist only in some regions [D25 voice table]. */
 const AZURE_DEFAULT_VOICE = "en-US-AvaMultilingualNeural";
 
+/** Models that hear through Azure speech and speak through Azure TTS: the same options each. */
+const AZURE_SPEECH_MODEL = {
+  voiceTypes: AZURE_VOICE_TYPES,
+  turnDetection: AZURE_TURN_DETECTION,
+  endOfUtteranceModels: EOU_MODELS,
+  noiseReduction: ["azure_deep_noise_suppression"],
+  echoCancellation: ECHO,
+  transcriptionModels: AZURE_TRANSCRIPTION,
+  defaultTranscriptionModel: "azure-speech",
+  temperature: TEMPERATURE,
+  forbiddenFields: [],
+  requires: undefined,
+  defaultVoice: AZURE_DEFAULT_VOICE,
+} as const satisfies Partial<ModelCapabilities>;
+
 export const MODEL_CAPABILITIES: readonly ModelCapabilities[] = [
   {
     family: "gpt-realtime",
@@ -208,17 +223,7 @@ export const MODEL_CAPABILITIES: readonly ModelCapabilities[] = [
     pattern: /^phi[\w.-]*-realtime$/,
     documentedModels: ["phi4-mm-realtime"],
     // Takes audio natively but speaks through Azure TTS [OV].
-    voiceTypes: AZURE_VOICE_TYPES,
-    turnDetection: AZURE_TURN_DETECTION,
-    endOfUtteranceModels: EOU_MODELS,
-    noiseReduction: ["azure_deep_noise_suppression"],
-    echoCancellation: ECHO,
-    transcriptionModels: AZURE_TRANSCRIPTION,
-    defaultTranscriptionModel: "azure-speech",
-    temperature: TEMPERATURE,
-    forbiddenFields: [],
-    requires: undefined,
-    defaultVoice: AZURE_DEFAULT_VOICE,
+    ...AZURE_SPEECH_MODEL,
   },
   {
     family: "cascaded",
@@ -234,18 +239,8 @@ export const MODEL_CAPABILITIES: readonly ModelCapabilities[] = [
       "gpt-5",
       "gpt-5-mini",
     ],
-    voiceTypes: AZURE_VOICE_TYPES,
-    turnDetection: AZURE_TURN_DETECTION,
-    endOfUtteranceModels: EOU_MODELS,
-    noiseReduction: ["azure_deep_noise_suppression"],
-    echoCancellation: ECHO,
     // azure-speech "is auto-active for non-multimodal models" [D25].
-    transcriptionModels: AZURE_TRANSCRIPTION,
-    defaultTranscriptionModel: "azure-speech",
-    temperature: TEMPERATURE,
-    forbiddenFields: [],
-    requires: undefined,
-    defaultVoice: AZURE_DEFAULT_VOICE,
+    ...AZURE_SPEECH_MODEL,
   },
   {
     family: "agent",
