@@ -205,18 +205,10 @@ export const MODEL_CAPABILITIES: readonly ModelCapabilities[] = [
     documentedModels: ["azure-realtime"],
     // azure-realtime-native voices are "only valid when using the azure-realtime model" [SDK
     // AzureRealtimeNativeVoice]; from 2026-06-01-preview (see realtime-native-voices).
+    ...AZURE_SPEECH_MODEL,
     voiceTypes: [...AZURE_VOICE_TYPES, "azure-realtime-native"],
-    turnDetection: AZURE_TURN_DETECTION,
-    endOfUtteranceModels: EOU_MODELS,
-    noiseReduction: ["azure_deep_noise_suppression"],
-    echoCancellation: ECHO,
-    transcriptionModels: AZURE_TRANSCRIPTION,
-    defaultTranscriptionModel: "azure-speech",
-    temperature: TEMPERATURE,
-    forbiddenFields: [],
     // The model itself arrived with 2026-01-01-preview [D26; protocol notes §1].
     requires: "azure-realtime-model",
-    defaultVoice: AZURE_DEFAULT_VOICE,
   },
   {
     family: "phi-realtime",
@@ -249,17 +241,9 @@ export const MODEL_CAPABILITIES: readonly ModelCapabilities[] = [
     // agent's, so only what every model accepts is allowed for speech settings.
     pattern: /^$/,
     documentedModels: [],
-    voiceTypes: AZURE_VOICE_TYPES,
-    turnDetection: AZURE_TURN_DETECTION,
-    endOfUtteranceModels: EOU_MODELS,
-    noiseReduction: ["azure_deep_noise_suppression"],
-    echoCancellation: ECHO,
-    transcriptionModels: AZURE_TRANSCRIPTION,
-    defaultTranscriptionModel: "azure-speech",
+    ...AZURE_SPEECH_MODEL,
     temperature: undefined,
     forbiddenFields: ["instructions", "temperature", "tools", "tool_choice", "max_response_output_tokens"],
-    requires: undefined,
-    defaultVoice: AZURE_DEFAULT_VOICE,
   },
 ];
 
