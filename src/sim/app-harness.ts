@@ -23,9 +23,6 @@ export interface AppHarnessOptions {
   readonly logger?: Logger;
   /** Main gateway heartbeat (Discord: 41.25 s); short makes a zombie connection show quickly. */
   readonly heartbeatIntervalMs?: number;
-  readonly interactionWindowMs?: number;
-  /** Local Voice Live reply speed (times real time). */
-  readonly speed?: number;
 }
 
 export class AppHarness {
@@ -52,15 +49,10 @@ export class AppHarness {
   static async start(options: AppHarnessOptions = {}): Promise<AppHarness> {
     const sim = await SimHarness.start({
       discord: true,
-      backend: { kind: "local", ...(options.speed === undefined ? {} : { speed: options.speed }) },
-      discordTiming: {
-        ...(options.heartbeatIntervalMs === undefined
-          ? {}
-          : { heartbeatIntervalMs: options.heartbeatIntervalMs }),
-        ...(options.interactionWindowMs === undefined
-          ? {}
-          : { interactionWindowMs: options.interactionWindowMs }),
-      },
+      backend: { kind: "local" },
+      ...(options.heartbeatIntervalMs === undefined
+        ? {}
+        : { discordTiming: { heartbeatIntervalMs: options.heartbeatIntervalMs } }),
       ...(options.env === undefined ? {} : { env: options.env }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
     });
@@ -70,23 +62,6 @@ export class AppHarness {
       throw new Error("the harness did not start in application mode with the local backend");
     }
     return new AppHarness(sim, discord, local, app);
-  }
-
-  /** A member runs a command; resolves with its record once the first response arrived. */
-  async run(
-    command: string,
-    values: Readonly<Record<string, string | number | boolean>> = {},
-    options: {
-      readonly userId?: string;
-      readonly permissionOverride?: boolean;
-      readonly responses?: number;
-    } = {},
-  ): Promise<InteractionRecord> {
-    const record = this.discord.command(this.guild.id, options.userId ?? this.userId, command, values, {
-      ...(options.permissionOverride === undefined ? {} : { permissionOverride: options.permissionOverride }),
-    });
-    await this.discord.waitForResponses(record, options.responses ?? 1);
-    return record;
   }
 
   /**
@@ -110,7 +85,8 @@ export class AppHarness {
   /** The member joins the voice channel and runs /join; resolves once the conversation is live. */
   async join(userId = this.userId): Promise<InteractionResponse[]> {
     this.discord.setUserVoice(this.guild.id, userId, this.guild.voiceChannelId);
-    const record = await this.run("join", {}, { userId, responses: 2 });
+    const record = this.discord.command(this.guild.id, userId, "join");
+    await this.discord.waitForResponses(record, 2);
     await this.voice.waitForSession(this.guild.id);
     return record.responses;
   }
