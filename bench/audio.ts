@@ -43,11 +43,11 @@ function pick<T>(items: readonly T[], index: number): T {
 
 /** Drops every other sample: the 2:1 "resampler" the filter is measured against. */
 class NaiveHalver {
-  private readonly output = new Int16Array(FRAME_SAMPLES_48K / 2);
+  readonly #output = new Int16Array(FRAME_SAMPLES_48K / 2);
 
   process(input: Int16Array): Int16Array {
-    for (let i = 0, j = 0; j < input.length; i++, j += 2) this.output[i] = input[j]!;
-    return this.output;
+    for (let i = 0, j = 0; j < input.length; i++, j += 2) this.#output[i] = input[j]!;
+    return this.#output;
   }
 }
 

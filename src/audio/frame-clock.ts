@@ -35,94 +35,94 @@ const MAX_TICKS_PER_WAKE = 2;
  */
 export class FrameClock {
   readonly periodMs: number;
-  private readonly onTick: (tick: number, dueMs: number) => void;
-  private readonly onError: ((error: unknown, tick: number) => void) | undefined;
-  private readonly maxTicksPerWake: number;
-  private readonly now: () => number;
-  private readonly scheduler: FrameClockScheduler;
-  private readonly wakeHandler = (): void => this.wake();
-  private timer: unknown;
-  private active = false;
-  private startMs = 0;
-  private nextTick = 0;
-  private delivered = 0;
-  private skipped = 0;
+  readonly #onTick: (tick: number, dueMs: number) => void;
+  readonly #onError: ((error: unknown, tick: number) => void) | undefined;
+  readonly #maxTicksPerWake: number;
+  readonly #now: () => number;
+  readonly #scheduler: FrameClockScheduler;
+  readonly #wakeHandler = (): void => this.#wake();
+  #timer: unknown;
+  #active = false;
+  #startMs = 0;
+  #nextTick = 0;
+  #delivered = 0;
+  #skipped = 0;
 
   constructor(options: FrameClockOptions) {
-    this.onTick = options.onTick;
-    this.onError = options.onError;
+    this.#onTick = options.onTick;
+    this.#onError = options.onError;
     this.periodMs = options.periodMs ?? FRAME_MS;
-    this.maxTicksPerWake = options.maxTicksPerWake ?? MAX_TICKS_PER_WAKE;
-    this.now = options.now ?? (() => performance.now());
-    this.scheduler = options.scheduler ?? timers;
+    this.#maxTicksPerWake = options.maxTicksPerWake ?? MAX_TICKS_PER_WAKE;
+    this.#now = options.now ?? (() => performance.now());
+    this.#scheduler = options.scheduler ?? timers;
     if (!(this.periodMs > 0))
       throw new RangeError(`FrameClock period must be positive, got ${this.periodMs}`);
-    if (!(Number.isInteger(this.maxTicksPerWake) && this.maxTicksPerWake >= 1)) {
+    if (!(Number.isInteger(this.#maxTicksPerWake) && this.#maxTicksPerWake >= 1)) {
       throw new RangeError(
-        `FrameClock maxTicksPerWake must be a positive integer, got ${this.maxTicksPerWake}`,
+        `FrameClock maxTicksPerWake must be a positive integer, got ${this.#maxTicksPerWake}`,
       );
     }
   }
 
   get running(): boolean {
-    return this.active;
+    return this.#active;
   }
 
   /** Ticks delivered to onTick since start(). */
   get ticks(): number {
-    return this.delivered;
+    return this.#delivered;
   }
 
   /** Ticks that fell due during a stall and were never delivered. */
   get skippedTicks(): number {
-    return this.skipped;
+    return this.#skipped;
   }
 
   /** Starts (or restarts) with tick 0 due now. */
   start(): void {
     this.stop();
-    this.active = true;
-    this.startMs = this.now();
-    this.nextTick = 0;
-    this.delivered = 0;
-    this.skipped = 0;
-    this.timer = this.scheduler.schedule(this.wakeHandler, 0);
+    this.#active = true;
+    this.#startMs = this.#now();
+    this.#nextTick = 0;
+    this.#delivered = 0;
+    this.#skipped = 0;
+    this.#timer = this.#scheduler.schedule(this.#wakeHandler, 0);
   }
 
   stop(): void {
-    if (!this.active) return;
-    this.active = false;
-    this.scheduler.cancel(this.timer);
-    this.timer = undefined;
+    if (!this.#active) return;
+    this.#active = false;
+    this.#scheduler.cancel(this.#timer);
+    this.#timer = undefined;
   }
 
   /** When tick `tick` is (or was) due, in the time source's milliseconds. */
   dueTime(tick: number): number {
-    return this.startMs + tick * this.periodMs;
+    return this.#startMs + tick * this.periodMs;
   }
 
-  private wake(): void {
-    if (!this.active) return;
-    const lastDue = Math.floor((this.now() - this.startMs) / this.periodMs);
-    let first = this.nextTick;
-    if (lastDue - first + 1 > this.maxTicksPerWake) {
-      const oldestKept = lastDue - this.maxTicksPerWake + 1;
-      this.skipped += oldestKept - first;
+  #wake(): void {
+    if (!this.#active) return;
+    const lastDue = Math.floor((this.#now() - this.#startMs) / this.periodMs);
+    let first = this.#nextTick;
+    if (lastDue - first + 1 > this.#maxTicksPerWake) {
+      const oldestKept = lastDue - this.#maxTicksPerWake + 1;
+      this.#skipped += oldestKept - first;
       first = oldestKept;
     }
-    this.nextTick = Math.max(this.nextTick, lastDue + 1);
+    this.#nextTick = Math.max(this.#nextTick, lastDue + 1);
     // Re-arm before delivering, so a throwing or stopping onTick leaves the clock consistent.
-    this.timer = this.scheduler.schedule(
-      this.wakeHandler,
-      Math.max(0, this.dueTime(this.nextTick) - this.now()),
+    this.#timer = this.#scheduler.schedule(
+      this.#wakeHandler,
+      Math.max(0, this.dueTime(this.#nextTick) - this.#now()),
     );
-    for (let tick = first; tick <= lastDue && this.active; tick++) {
-      this.delivered++;
+    for (let tick = first; tick <= lastDue && this.#active; tick++) {
+      this.#delivered++;
       try {
-        this.onTick(tick, this.dueTime(tick));
+        this.#onTick(tick, this.dueTime(tick));
       } catch (error) {
-        if (this.onError === undefined) throw error;
-        this.onError(error, tick);
+        if (this.#onError === undefined) throw error;
+        this.#onError(error, tick);
       }
     }
   }

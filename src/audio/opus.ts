@@ -98,14 +98,14 @@ class NativeCodec {
   readonly handler: NativeHandler;
   readonly pcmPtr: number;
   readonly packetPtr: number;
-  private readonly owner: string;
-  private readonly heap: Heap;
-  private destroyed = false;
+  readonly #owner: string;
+  readonly #heap: Heap;
+  #destroyed = false;
 
   constructor(owner: string) {
-    this.owner = owner;
-    this.heap = acquireHeap();
-    this.native = this.heap.native;
+    this.#owner = owner;
+    this.#heap = acquireHeap();
+    this.native = this.#heap.native;
     this.handler = new this.native.OpusScriptHandler(
       DISCORD_SAMPLE_RATE,
       DISCORD_CHANNELS,
@@ -120,16 +120,16 @@ class NativeCodec {
   }
 
   assertLive(): void {
-    if (this.destroyed) throw new Error(`${this.owner} used after destroy()`);
+    if (this.#destroyed) throw new Error(`${this.#owner} used after destroy()`);
   }
 
   destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
+    if (this.#destroyed) return;
+    this.#destroyed = true;
     if (this.pcmPtr !== 0) this.native._free(this.pcmPtr);
     if (this.packetPtr !== 0) this.native._free(this.packetPtr);
     this.native.OpusScriptHandler.destroy_handler(this.handler);
-    releaseHeap(this.heap);
+    releaseHeap(this.#heap);
   }
 }
 
@@ -138,13 +138,13 @@ class NativeCodec {
  * call destroy() when the speaker goes: the codec lives in WebAssembly memory the GC cannot see.
  */
 export class OpusFrameDecoder {
-  private readonly codec = new NativeCodec("OpusFrameDecoder");
-  private readonly frame = new Int16Array(FRAME_SAMPLES_48K_STEREO);
-  private errorCount = 0;
+  readonly #codec = new NativeCodec("OpusFrameDecoder");
+  readonly #frame = new Int16Array(FRAME_SAMPLES_48K_STEREO);
+  #errorCount = 0;
 
   /** Packets that could not be decoded into one 20 ms frame (each yielded a frame of silence). */
   get errors(): number {
-    return this.errorCount;
+    return this.#errorCount;
   }
 
   /**
@@ -153,16 +153,16 @@ export class OpusFrameDecoder {
    * (Corruption libopus cannot detect decodes as noise for that frame.)
    */
   decode(packet: Uint8Array): Int16Array {
-    const codec = this.codec;
+    const codec = this.#codec;
     codec.assertLive();
     const length = packet.length;
-    if (length > MAX_PACKET_BYTES || packetDuration48k(packet) !== FRAME_SAMPLES_48K) return this.silence();
+    if (length > MAX_PACKET_BYTES || packetDuration48k(packet) !== FRAME_SAMPLES_48K) return this.#silence();
     const native = codec.native;
     native.HEAPU8.set(packet, codec.packetPtr);
     const decoded = codec.handler._decode(codec.packetPtr, length, codec.pcmPtr);
-    if (decoded !== FRAME_SAMPLES_48K) return this.silence();
+    if (decoded !== FRAME_SAMPLES_48K) return this.#silence();
     const heap = native.HEAPU16;
-    const frame = this.frame;
+    const frame = this.#frame;
     let slot = codec.pcmPtr >> 1;
     for (let i = 0; i < FRAME_SAMPLES_48K_STEREO; i++) {
       frame[i] = heap[slot]! | (heap[slot + 1]! << 8);
@@ -172,13 +172,13 @@ export class OpusFrameDecoder {
   }
 
   destroy(): void {
-    this.codec.destroy();
+    this.#codec.destroy();
   }
 
-  private silence(): Int16Array {
-    this.errorCount++;
-    this.frame.fill(0);
-    return this.frame;
+  #silence(): Int16Array {
+    this.#errorCount++;
+    this.#frame.fill(0);
+    return this.#frame;
   }
 }
 
@@ -196,7 +196,7 @@ const MAX_BITRATE = 510_000;
  * destroy() frees its WebAssembly memory.
  */
 export class OpusFrameEncoder {
-  private readonly codec: NativeCodec;
+  readonly #codec: NativeCodec;
 
   constructor(options: OpusEncoderOptions = {}) {
     const bitrate = options.bitrate ?? DEFAULT_BITRATE;
@@ -205,17 +205,17 @@ export class OpusFrameEncoder {
         `Opus bitrate must be an integer from ${MIN_BITRATE} to ${MAX_BITRATE}, got ${bitrate}`,
       );
     }
-    this.codec = new NativeCodec("OpusFrameEncoder");
-    const status = this.codec.handler._encoder_ctl(OPUS_SET_BITRATE, bitrate);
+    this.#codec = new NativeCodec("OpusFrameEncoder");
+    const status = this.#codec.handler._encoder_ctl(OPUS_SET_BITRATE, bitrate);
     if (status < 0) {
-      this.codec.destroy();
+      this.#codec.destroy();
       throw new Error(`Opus encoder rejected bitrate ${bitrate}: ${describeOpusError(status)}`);
     }
   }
 
   /** Encodes one frame of 1920 interleaved stereo samples; returns a packet the caller owns. */
   encode(pcm: Int16Array): Buffer {
-    const codec = this.codec;
+    const codec = this.#codec;
     codec.assertLive();
     if (pcm.length !== FRAME_SAMPLES_48K_STEREO) {
       throw new RangeError(
@@ -242,7 +242,7 @@ export class OpusFrameEncoder {
   }
 
   destroy(): void {
-    this.codec.destroy();
+    this.#codec.destroy();
   }
 }
 

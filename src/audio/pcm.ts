@@ -13,7 +13,7 @@ export function saturate16(value: number): number {
   return clamp16(Math.round(value));
 }
 
-function requireRoom(name: string, out: Int16Array | Float32Array, needed: number): void {
+function requireRoom(name: string, out: Int16Array, needed: number): void {
   if (out.length < needed)
     throw new RangeError(`${name}: output holds ${out.length} samples, needs ${needed}`);
 }
@@ -65,20 +65,6 @@ export function mixSaturating(inputs: readonly Int16Array[], count: number, out:
   }
 }
 
-/** PCM16 to floats in [-1, 1). Returns the number of samples written. */
-export function pcm16ToFloat(pcm: Int16Array, outFloat: Float32Array): number {
-  requireRoom("pcm16ToFloat", outFloat, pcm.length);
-  for (let i = 0; i < pcm.length; i++) outFloat[i] = pcm[i]! / 32_768;
-  return pcm.length;
-}
-
-/** Floats to PCM16, rounding and clamping. Exact inverse of pcm16ToFloat. */
-export function floatToPcm16(float: Float32Array, outPcm: Int16Array): number {
-  requireRoom("floatToPcm16", outPcm, float.length);
-  for (let i = 0; i < float.length; i++) outPcm[i] = saturate16(float[i]! * 32_768);
-  return float.length;
-}
-
 /** Scales samples in place (ducking), clamping at full scale. */
 export function applyGain(pcm: Int16Array, gain: number): void {
   if (gain === 1) return;
@@ -93,19 +79,8 @@ export function rms(pcm: Int16Array): number {
   return Math.sqrt(sum / pcm.length);
 }
 
-/** Largest absolute sample value (0 to 32768): a cheap speech/silence test per frame. */
-export function peakAbs(pcm: Int16Array): number {
-  let peak = 0;
-  for (let i = 0; i < pcm.length; i++) {
-    const sample = pcm[i]!;
-    const magnitude = sample < 0 ? -sample : sample;
-    if (magnitude > peak) peak = magnitude;
-  }
-  return peak;
-}
-
 /** About -60 dBFS: quieter than any speech, louder than codec noise on a silent line. */
-export const SILENCE_RMS_THRESHOLD = 33;
+const SILENCE_RMS_THRESHOLD = 33;
 
 /** True when the frame's RMS amplitude is below `threshold` (sample units). */
 export function isSilent(pcm: Int16Array, threshold = SILENCE_RMS_THRESHOLD): boolean {

@@ -65,57 +65,57 @@ class FirDecimator implements StreamResampler {
   readonly inputRate: number;
   readonly outputRate: number;
   readonly delayMs: number;
-  private readonly taps: Float64Array;
-  private readonly factor: number;
-  private readonly historyLength: number;
-  private work: Float64Array;
-  private output: Int16Array;
-  private view: Int16Array;
+  readonly #taps: Float64Array;
+  readonly #factor: number;
+  readonly #historyLength: number;
+  #work: Float64Array;
+  #output: Int16Array;
+  #view: Int16Array;
   /** Index, in the next input, of the sample the next output is aligned to. */
-  private nextOutput = 0;
+  #nextOutput = 0;
 
   constructor(taps: Float64Array, inputRate: number, factor: number) {
-    this.taps = taps;
-    this.factor = factor;
+    this.#taps = taps;
+    this.#factor = factor;
     this.inputRate = inputRate;
     this.outputRate = inputRate / factor;
     this.delayMs = delayMsOf(taps, inputRate);
-    this.historyLength = taps.length - 1;
-    this.work = new Float64Array(this.historyLength + 960);
-    this.output = new Int16Array(Math.ceil(960 / factor));
-    this.view = this.output.subarray(0, 0);
+    this.#historyLength = taps.length - 1;
+    this.#work = new Float64Array(this.#historyLength + 960);
+    this.#output = new Int16Array(Math.ceil(960 / factor));
+    this.#view = this.#output.subarray(0, 0);
   }
 
   process(input: Int16Array): Int16Array {
     const length = input.length;
-    const history = this.historyLength;
-    this.work = workWithRoom(this.work, history, history + length);
-    this.output = outputWithRoom(this.output, Math.ceil(length / this.factor));
-    const work = this.work;
-    const output = this.output;
-    const taps = this.taps;
+    const history = this.#historyLength;
+    this.#work = workWithRoom(this.#work, history, history + length);
+    this.#output = outputWithRoom(this.#output, Math.ceil(length / this.#factor));
+    const work = this.#work;
+    const output = this.#output;
+    const taps = this.#taps;
     const last = taps.length - 1;
     const pairs = taps.length >> 1;
     const middle = taps.length & 1 ? taps[pairs]! : 0;
     for (let i = 0; i < length; i++) work[history + i] = input[i]!;
 
     let count = 0;
-    let start = this.nextOutput;
+    let start = this.#nextOutput;
     // The window for the output aligned to input sample p is work[p .. p + last].
-    for (; start < length; start += this.factor) {
+    for (; start < length; start += this.#factor) {
       let acc = middle * work[start + pairs]!;
       for (let k = 0; k < pairs; k++) acc += taps[k]! * (work[start + last - k]! + work[start + k]!);
       output[count++] = saturate16(acc);
     }
-    this.nextOutput = start - length;
+    this.#nextOutput = start - length;
     work.copyWithin(0, length, length + history);
-    this.view = leadingView(this.view, output, count);
-    return this.view;
+    this.#view = leadingView(this.#view, output, count);
+    return this.#view;
   }
 
   reset(): void {
-    this.work.fill(0);
-    this.nextOutput = 0;
+    this.#work.fill(0);
+    this.#nextOutput = 0;
   }
 }
 
@@ -128,37 +128,37 @@ export class Upsampler24to48 implements StreamResampler {
   readonly outputRate = 48_000;
   readonly delayMs = delayMsOf(HALF_RATE_TAPS, 48_000);
   /** Each phase's taps, times 2 (zero stuffing halves the gain), oldest-sample-first. */
-  private readonly evenPhase: Float64Array;
-  private readonly oddPhase: Float64Array;
-  private readonly historyLength: number;
-  private work: Float64Array;
-  private output: Int16Array;
-  private view: Int16Array;
+  readonly #evenPhase: Float64Array;
+  readonly #oddPhase: Float64Array;
+  readonly #historyLength: number;
+  #work: Float64Array;
+  #output: Int16Array;
+  #view: Int16Array;
 
   constructor() {
     const phaseLength = HALF_RATE_TAPS.length / 2;
-    this.evenPhase = new Float64Array(phaseLength);
-    this.oddPhase = new Float64Array(phaseLength);
+    this.#evenPhase = new Float64Array(phaseLength);
+    this.#oddPhase = new Float64Array(phaseLength);
     for (let j = 0; j < phaseLength; j++) {
-      this.evenPhase[phaseLength - 1 - j] = 2 * HALF_RATE_TAPS[2 * j]!;
-      this.oddPhase[phaseLength - 1 - j] = 2 * HALF_RATE_TAPS[2 * j + 1]!;
+      this.#evenPhase[phaseLength - 1 - j] = 2 * HALF_RATE_TAPS[2 * j]!;
+      this.#oddPhase[phaseLength - 1 - j] = 2 * HALF_RATE_TAPS[2 * j + 1]!;
     }
-    this.historyLength = phaseLength - 1;
-    this.work = new Float64Array(this.historyLength + 480);
-    this.output = new Int16Array(960);
-    this.view = this.output.subarray(0, 0);
+    this.#historyLength = phaseLength - 1;
+    this.#work = new Float64Array(this.#historyLength + 480);
+    this.#output = new Int16Array(960);
+    this.#view = this.#output.subarray(0, 0);
   }
 
   /** Returns 2 * input.length samples at 48 kHz: a view on a reused buffer, valid until the next call. */
   process(input: Int16Array): Int16Array {
     const length = input.length;
-    const history = this.historyLength;
-    this.work = workWithRoom(this.work, history, history + length);
-    this.output = outputWithRoom(this.output, 2 * length);
-    const work = this.work;
-    const output = this.output;
-    const even = this.evenPhase;
-    const odd = this.oddPhase;
+    const history = this.#historyLength;
+    this.#work = workWithRoom(this.#work, history, history + length);
+    this.#output = outputWithRoom(this.#output, 2 * length);
+    const work = this.#work;
+    const output = this.#output;
+    const even = this.#evenPhase;
+    const odd = this.#oddPhase;
     const phaseLength = even.length;
     for (let i = 0; i < length; i++) work[history + i] = input[i]!;
 
@@ -174,12 +174,12 @@ export class Upsampler24to48 implements StreamResampler {
       output[2 * i + 1] = saturate16(accOdd);
     }
     work.copyWithin(0, length, length + history);
-    this.view = leadingView(this.view, output, 2 * length);
-    return this.view;
+    this.#view = leadingView(this.#view, output, 2 * length);
+    return this.#view;
   }
 
   reset(): void {
-    this.work.fill(0);
+    this.#work.fill(0);
   }
 }
 

@@ -4,7 +4,8 @@
  * Node runs on, so it is viewed in place rather than copied.
  */
 
-import { decodeALaw, decodeMuLaw, encodeALaw, encodeMuLaw, G711_SAMPLE_RATE } from "../audio/index.ts";
+import { G711_SAMPLE_RATE } from "../audio/constants.ts";
+import { decodeALaw, decodeMuLaw, encodeALaw, encodeMuLaw } from "../audio/g711.ts";
 import type { InputAudioFormat, OutputAudioFormat } from "../voicelive/protocol.ts";
 
 /** g711 is always 8 kHz; `input_audio_sampling_rate` applies to pcm16 only. */

@@ -12,7 +12,7 @@ import {
   type VoiceType,
 } from "../voicelive/capabilities.ts";
 import { isObject } from "./json.ts";
-import type { InvalidParam, SessionOrigin } from "./session-config.ts";
+import type { InvalidParam, SessionOrigin } from "./session-types.ts";
 
 const LANGUAGE_FORMS = {
   "iso-639-1": /^[a-z]{2}$/,

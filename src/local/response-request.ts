@@ -1,7 +1,8 @@
 /** Validates the `response` of a `response.create`: per-response overrides and scripted greetings. */
 import type { MessageItem, ResponseCreateParams, SessionInfo } from "../voicelive/protocol.ts";
 import { isObject } from "./json.ts";
-import { applySessionUpdate, type InvalidParam, type SessionOrigin } from "./session-config.ts";
+import { applySessionUpdate } from "./session-config.ts";
+import type { InvalidParam, SessionOrigin } from "./session-types.ts";
 
 /** Says what is wrong with `params`, or undefined when a response can start with them. */
 export function checkResponseParams(

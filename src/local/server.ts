@@ -22,7 +22,7 @@ import { ClientEventLog, type CloseAfter, FaultyTransport } from "./faults.ts";
 import { newId } from "./ids.ts";
 import type { ReplyMode } from "./reply.ts";
 import { LocalSession } from "./session.ts";
-import type { SessionOrigin } from "./session-config.ts";
+import type { SessionOrigin } from "./session-types.ts";
 
 export const REALTIME_PATH = "/voice-live/realtime";
 

@@ -15,20 +15,8 @@ import type {
 } from "../voicelive/protocol.ts";
 import { capabilityProblem } from "./capability-check.ts";
 import { isNumberIn, isObject, isStringArray, isWholeNumber } from "./json.ts";
+import type { InvalidParam, SessionOrigin } from "./session-types.ts";
 import type { VadSettings } from "./vad.ts";
-
-export interface SessionOrigin {
-  readonly id: string;
-  readonly apiVersion: string;
-  /** Model mode; absent in agent mode. */
-  readonly model: string | undefined;
-  readonly agentName: string | undefined;
-}
-
-export interface InvalidParam {
-  readonly param: string;
-  readonly message: string;
-}
 
 export type SessionUpdateResult = { readonly session: SessionInfo } | { readonly invalid: InvalidParam };
 

@@ -19,20 +19,15 @@ import type {
 } from "../voicelive/protocol.ts";
 import { InputDecoder, inputRateOf, outputRateOf } from "./audio-format.ts";
 import { parseClientEvent } from "./client-events.ts";
-import { Conversation } from "./conversation.ts";
+import { ConversationItems } from "./conversation-items.ts";
 import { newId } from "./ids.ts";
 import { InputAudioBuffer } from "./input-buffer.ts";
 import { acceptItem, messageText } from "./item-request.ts";
 import { composeReply, type ReplyMode, type ReplySource } from "./reply.ts";
-import { type CancelReason, type ResponseOutcome, ResponseRun, type ResponseSink } from "./responder.ts";
 import { checkResponseParams, scriptedText } from "./response-request.ts";
-import {
-  applySessionUpdate,
-  createDefaultSession,
-  type InvalidParam,
-  type SessionOrigin,
-  vadSettingsOf,
-} from "./session-config.ts";
+import { type CancelReason, type ResponseOutcome, ResponseRun, type ResponseSink } from "./response-run.ts";
+import { applySessionUpdate, createDefaultSession, vadSettingsOf } from "./session-config.ts";
+import type { InvalidParam, SessionOrigin } from "./session-types.ts";
 import { EnergyVad, type VadListener } from "./vad.ts";
 
 export interface SessionSettings {
@@ -82,7 +77,7 @@ export class LocalSession {
   readonly #transport: SessionTransport;
   readonly #traffic: ClientTraffic;
   readonly #log: Logger;
-  readonly #conversation = new Conversation(MAX_ITEMS);
+  readonly #conversation = new ConversationItems(MAX_ITEMS);
   readonly #decoder = new InputDecoder();
   readonly #conversationId = newId("conv");
   readonly #vadListener: VadListener = {

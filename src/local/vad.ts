@@ -27,7 +27,7 @@ export interface VadListener {
   onSpeechStopped(endSample: number): void;
 }
 
-const FRAME_MS = 10;
+const VAD_FRAME_MS = 10;
 const FULL_SCALE_SQUARED = 32768 * 32768;
 /** Short dips inside a syllable must not restart the onset count. */
 export const ONSET_GAP_TOLERANCE_MS = 100;
@@ -64,7 +64,7 @@ export class EnergyVad {
     this.#position = startSample;
     this.#floor = startSample;
     this.#listener = listener;
-    this.#frameSamples = Math.round(FRAME_MS * samplesPerMs);
+    this.#frameSamples = Math.round(VAD_FRAME_MS * samplesPerMs);
     this.#meanSquareThreshold = FULL_SCALE_SQUARED * 10 ** (thresholdToDbfs(settings.threshold) / 10);
     this.#prefixSamples = Math.round(settings.prefixPaddingMs * samplesPerMs);
     this.#silenceSamples = Math.max(

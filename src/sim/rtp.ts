@@ -65,21 +65,21 @@ export interface RtpSenderState {
  * One sealer per session key; its scratch buffers are reused for every packet.
  */
 export class RtpSealer {
-  private readonly key: Buffer;
-  private readonly iv = Buffer.alloc(IV_BYTES);
-  private plain = Buffer.alloc(1500);
+  readonly #key: Buffer;
+  readonly #iv = Buffer.alloc(IV_BYTES);
+  #plain = Buffer.alloc(1500);
 
   constructor(key: Buffer) {
-    this.key = key;
+    this.#key = key;
   }
 
   /** Returns a new datagram (the socket may still hold the previous one). */
   seal(sender: RtpSenderState, opus: Uint8Array): Buffer {
     const headerBytes = RTP_HEADER_BYTES + EXTENSION_HEADER_BYTES;
     const plainBytes = EXTENSION_BODY_BYTES + opus.length;
-    if (this.plain.length < plainBytes) this.plain = Buffer.alloc(plainBytes * 2);
-    this.plain.fill(0, 0, EXTENSION_BODY_BYTES);
-    this.plain.set(opus, EXTENSION_BODY_BYTES);
+    if (this.#plain.length < plainBytes) this.#plain = Buffer.alloc(plainBytes * 2);
+    this.#plain.fill(0, 0, EXTENSION_BODY_BYTES);
+    this.#plain.set(opus, EXTENSION_BODY_BYTES);
 
     const packet = Buffer.allocUnsafe(headerBytes + plainBytes + AUTH_TAG_BYTES + NONCE_SUFFIX_BYTES);
     packet[0] = 0x90;
@@ -92,14 +92,14 @@ export class RtpSealer {
     packet.writeUInt16BE(EXTENSION_BODY_BYTES / 4, 14);
 
     sender.nonce = (sender.nonce + 1) >>> 0;
-    this.iv.writeUInt32BE(sender.nonce, 0);
-    const cipher = createCipheriv("aes-256-gcm", this.key, this.iv);
+    this.#iv.writeUInt32BE(sender.nonce, 0);
+    const cipher = createCipheriv("aes-256-gcm", this.#key, this.#iv);
     cipher.setAAD(packet.subarray(0, headerBytes));
-    const sealed = cipher.update(this.plain.subarray(0, plainBytes));
+    const sealed = cipher.update(this.#plain.subarray(0, plainBytes));
     cipher.final();
     sealed.copy(packet, headerBytes);
     cipher.getAuthTag().copy(packet, headerBytes + plainBytes);
-    this.iv.copy(packet, headerBytes + plainBytes + AUTH_TAG_BYTES, 0, NONCE_SUFFIX_BYTES);
+    this.#iv.copy(packet, headerBytes + plainBytes + AUTH_TAG_BYTES, 0, NONCE_SUFFIX_BYTES);
 
     sender.sequence = (sender.sequence + 1) & 0xffff;
     sender.timestamp = (sender.timestamp + RTP_TIMESTAMP_STEP) >>> 0;
@@ -123,11 +123,11 @@ const MIN_SEALED_BYTES = RTP_HEADER_BYTES + AUTH_TAG_BYTES + NONCE_SUFFIX_BYTES;
  * depend on the client's choice. Throws a descriptive error on anything malformed or forged.
  */
 export class RtpOpener {
-  private readonly key: Buffer;
-  private readonly iv = Buffer.alloc(IV_BYTES);
+  readonly #key: Buffer;
+  readonly #iv = Buffer.alloc(IV_BYTES);
 
   constructor(key: Buffer) {
-    this.key = key;
+    this.#key = key;
   }
 
   open(packet: Buffer): OpenedPacket {
@@ -142,8 +142,8 @@ export class RtpOpener {
     if (tagStart < headerBytes)
       throw new Error(`RTP packet too short for its header (${packet.length} bytes)`);
 
-    packet.copy(this.iv, 0, packet.length - NONCE_SUFFIX_BYTES);
-    const decipher = createDecipheriv("aes-256-gcm", this.key, this.iv);
+    packet.copy(this.#iv, 0, packet.length - NONCE_SUFFIX_BYTES);
+    const decipher = createDecipheriv("aes-256-gcm", this.#key, this.#iv);
     decipher.setAAD(packet.subarray(0, headerBytes));
     decipher.setAuthTag(packet.subarray(tagStart, tagStart + AUTH_TAG_BYTES));
     let opus = decipher.update(packet.subarray(headerBytes, tagStart));

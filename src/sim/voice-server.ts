@@ -118,64 +118,65 @@ interface SsrcRoute {
 }
 
 export class LoopbackVoiceServer {
-  private readonly https: Server;
-  private readonly gateway: VoiceGateway;
-  private readonly udp: Socket;
-  private readonly logger: Logger;
-  private readonly recordBotAudio: boolean;
-  private readonly guilds = new Map<string, GuildState>();
+  readonly #https: Server;
+  readonly #gateway: VoiceGateway;
+  readonly #udp: Socket;
+  readonly #logger: Logger;
+  readonly #recordBotAudio: boolean;
+  readonly #guilds = new Map<string, GuildState>();
   /** Demultiplexes the bot's datagrams: its SSRC names its session. */
-  private readonly routes = new Map<number, SsrcRoute>();
-  private readonly botAudioListeners = new Set<(packet: BotPacket) => void>();
-  private readonly botSpeakingListeners = new Set<(event: BotSpeakingEvent) => void>();
-  private readonly pacers = new Set<AbortController>();
+  readonly #routes = new Map<number, SsrcRoute>();
+  readonly #botAudioListeners = new Set<(packet: BotPacket) => void>();
+  readonly #botSpeakingListeners = new Set<(event: BotSpeakingEvent) => void>();
+  readonly #pacers = new Set<AbortController>();
   /** The gateway's DAVE external sender: one signing identity for every group it serves. */
-  private readonly externalSender = new ExternalSender();
-  private readonly daveTransitionTimeoutMs: number | undefined;
-  private nextSsrc = 1000 + randomInt(1000);
-  private closed = false;
+  readonly #externalSender = new ExternalSender();
+  readonly #daveTransitionTimeoutMs: number | undefined;
+  #nextSsrc = 1000 + randomInt(1000);
+  #closed = false;
 
   private constructor(options: LoopbackVoiceServerOptions) {
     const identity = options.tls ?? loopbackTlsIdentity();
-    this.logger = options.logger ?? log.child({ component: "loopback-voice" });
-    this.recordBotAudio = options.recordBotAudio ?? true;
-    this.daveTransitionTimeoutMs = options.daveTransitionTimeoutMs;
-    this.https = createServer({ cert: identity.cert, key: identity.key });
-    this.https.on("tlsClientError", (error) => this.logger.warn({ err: error }, "TLS handshake failed"));
-    this.udp = createSocket("udp4");
-    this.udp.on("message", (message, remote) => this.onDatagram(message, remote));
-    this.udp.on("error", (error) => this.logger.error({ err: error }, "voice UDP socket error"));
-    this.gateway = new VoiceGateway(
-      this.https,
+    this.#logger = options.logger ?? log.child({ component: "loopback-voice" });
+    this.#recordBotAudio = options.recordBotAudio ?? true;
+    this.#daveTransitionTimeoutMs = options.daveTransitionTimeoutMs;
+    this.#https = createServer({ cert: identity.cert, key: identity.key });
+    this.#https.on("tlsClientError", (error) => this.#logger.warn({ err: error }, "TLS handshake failed"));
+    this.#udp = createSocket("udp4");
+    this.#udp.on("message", (message, remote) => this.#onDatagram(message, remote));
+    this.#udp.on("error", (error) => this.#logger.error({ err: error }, "voice UDP socket error"));
+    this.#gateway = new VoiceGateway(
+      this.#https,
       {
-        udpPort: () => this.udp.address().port,
-        guild: (guildId) => this.guilds.get(guildId),
-        allocateSsrc: () => this.nextSsrc++,
+        udpPort: () => this.#udp.address().port,
+        guild: (guildId) => this.#guilds.get(guildId),
+        allocateSsrc: () => this.#nextSsrc++,
         sessionStarted: (session) => {
-          const guild = this.guilds.get(session.guild.guildId);
-          if (guild !== undefined) this.routes.set(session.ssrc, { session, guild });
+          const guild = this.#guilds.get(session.guild.guildId);
+          if (guild !== undefined) this.#routes.set(session.ssrc, { session, guild });
         },
         sessionEnded: (session) => {
-          this.routes.delete(session.ssrc);
-          this.guilds.get(session.guild.guildId)?.dave?.botLeft(session.userId);
+          this.#routes.delete(session.ssrc);
+          this.#guilds.get(session.guild.guildId)?.dave?.botLeft(session.userId);
         },
         sessionDescribed: (session) => {
-          this.startDave(session);
-          this.releaseWaiters(session.guild.guildId);
+          this.#startDave(session);
+          this.#releaseWaiters(session.guild.guildId);
         },
-        sessionResumed: (session) => this.guilds.get(session.guild.guildId)?.dave?.botResumed(session.userId),
+        sessionResumed: (session) =>
+          this.#guilds.get(session.guild.guildId)?.dave?.botResumed(session.userId),
         daveMessage: (session, op, payload) => {
-          this.guilds.get(session.guild.guildId)?.dave?.botMessage(session.userId, op, payload);
+          this.#guilds.get(session.guild.guildId)?.dave?.botMessage(session.userId, op, payload);
         },
         botSpeaking: (event) => {
-          for (const listener of this.botSpeakingListeners) this.notify(listener, event);
+          for (const listener of this.#botSpeakingListeners) this.#notify(listener, event);
         },
       },
       {
         heartbeatIntervalMs: options.heartbeatIntervalMs ?? DISCORD_HEARTBEAT_INTERVAL_MS,
         opLogLimit: options.opLogLimit ?? 10_000,
         daveRequired: options.daveRequired ?? true,
-        logger: this.logger,
+        logger: this.#logger,
       },
     );
   }
@@ -184,29 +185,29 @@ export class LoopbackVoiceServer {
   static async start(options: LoopbackVoiceServerOptions = {}): Promise<LoopbackVoiceServer> {
     const server = new LoopbackVoiceServer(options);
     await new Promise<void>((resolve, reject) => {
-      server.https.once("error", reject);
-      server.https.listen(0, "127.0.0.1", () => {
-        server.https.off("error", reject);
+      server.#https.once("error", reject);
+      server.#https.listen(0, "127.0.0.1", () => {
+        server.#https.off("error", reject);
         resolve();
       });
     });
-    await new Promise<void>((resolve) => server.udp.bind(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) => server.#udp.bind(0, "127.0.0.1", resolve));
     return server;
   }
 
   /** host:port as a VOICE_SERVER_UPDATE carries it (no scheme). */
   get endpoint(): string {
-    return `127.0.0.1:${(this.https.address() as AddressInfo).port}`;
+    return `127.0.0.1:${(this.#https.address() as AddressInfo).port}`;
   }
 
   /** Every JSON op in both directions, oldest first. */
   get opLog(): readonly OpLogEntry[] {
-    return this.gateway.opLog;
+    return this.#gateway.opLog;
   }
 
   /** The `adapterCreator` to pass to joinVoiceChannel for this guild, acting as the bot `userId`. */
   adapterCreator(ids: { readonly userId: string; readonly guildId: string }): DiscordGatewayAdapterCreator {
-    const guild = this.guild(ids.guildId);
+    const guild = this.#guild(ids.guildId);
     guild.adapter = createLoopbackAdapter(
       {
         endpoint: this.endpoint,
@@ -226,7 +227,7 @@ export class LoopbackVoiceServer {
    * latest one identifies.
    */
   issueToken(guildId: string): string {
-    const guild = this.guild(guildId);
+    const guild = this.#guild(guildId);
     guild.token = randomBytes(16).toString("hex");
     return guild.token;
   }
@@ -237,22 +238,22 @@ export class LoopbackVoiceServer {
    * channel.
    */
   noteBotVoiceState(request: GatewayVoiceStateRequest): void {
-    this.guild(request.guildId).gatewayRequests.push(request);
+    this.#guild(request.guildId).gatewayRequests.push(request);
   }
 
   /** The gateway voice state requests the bot made for this guild (joins, rejoins, leaves). */
   gatewayRequests(guildId: string): readonly GatewayVoiceStateRequest[] {
-    return this.guild(guildId).gatewayRequests;
+    return this.#guild(guildId).gatewayRequests;
   }
 
   /** false makes the adapter's sendPayload fail, as when the bot's gateway shard is down. */
   setAdapterAvailable(guildId: string, available: boolean): void {
-    this.guild(guildId).adapterAvailable = available;
+    this.#guild(guildId).adapterAvailable = available;
   }
 
   /** Resolves once the guild's current session has its Session Description (op 4) sent. */
   waitForSession(guildId: string, timeoutMs = 10_000): Promise<void> {
-    const guild = this.guild(guildId);
+    const guild = this.#guild(guildId);
     if (guild.session?.described) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
@@ -269,27 +270,27 @@ export class LoopbackVoiceServer {
 
   /** Puts a user in the guild's channel: op 11 and op 5 (the only way the client maps their SSRC). */
   addUser(guildId: string, userId: string): { readonly ssrc: number } {
-    const guild = this.guild(guildId);
+    const guild = this.#guild(guildId);
     const existing = guild.users.get(userId);
     if (existing !== undefined) return { ssrc: existing.ssrc };
     const user: SimUser = {
       userId,
-      ssrc: this.nextSsrc++,
+      ssrc: this.#nextSsrc++,
       sequence: randomInt(0x10000),
       timestamp: randomInt(0xffffffff),
       nonce: 0,
     };
     guild.users.set(userId, user);
-    if (guild.session?.described) this.gateway.announceUsers(guild.session, [user]);
+    if (guild.session?.described) this.#gateway.announceUsers(guild.session, [user]);
     guild.dave?.addUser(userId);
     return { ssrc: user.ssrc };
   }
 
   /** op 13: the client forgets the user's SSRC; later packets from them would be dropped. */
   removeUser(guildId: string, userId: string): void {
-    const guild = this.guild(guildId);
+    const guild = this.#guild(guildId);
     if (!guild.users.delete(userId)) return;
-    if (guild.session !== undefined) this.gateway.announceUserLeft(guild.session, userId);
+    if (guild.session !== undefined) this.#gateway.announceUserLeft(guild.session, userId);
     guild.dave?.removeUser(userId);
   }
 
@@ -303,7 +304,7 @@ export class LoopbackVoiceServer {
     speech: Speech,
     options: SpeakOptions = {},
   ): Promise<number> {
-    const guild = this.guild(guildId);
+    const guild = this.#guild(guildId);
     const user = guild.users.get(userId);
     if (user === undefined) throw new Error(`user ${userId} is not in guild ${guildId}: call addUser first`);
     const lastRequest = guild.gatewayRequests.at(-1);
@@ -315,21 +316,21 @@ export class LoopbackVoiceServer {
     const frames = "opus" in speech ? speech.opus : encodePcmFrames(speech.pcm);
     let sent = 0;
     const send = (index: number): void => {
-      if (this.sendUserFrame(guild, user, frames[index]!)) sent++;
+      if (this.#sendUserFrame(guild, user, frames[index]!)) sent++;
     };
     if (options.paced === false) {
       for (let index = 0; index < frames.length; index++) send(index);
       return sent;
     }
     const controller = new AbortController();
-    this.pacers.add(controller);
+    this.#pacers.add(controller);
     const signal =
       options.signal === undefined ? controller.signal : AbortSignal.any([controller.signal, options.signal]);
     try {
       await paceFrames(frames.length, send, signal);
       return sent;
     } finally {
-      this.pacers.delete(controller);
+      this.#pacers.delete(controller);
     }
   }
 
@@ -338,24 +339,24 @@ export class LoopbackVoiceServer {
    * destroys the user's receive stream when it cannot decrypt a packet.
    */
   sendCorruptPacket(guildId: string, userId: string): boolean {
-    const guild = this.guild(guildId);
+    const guild = this.#guild(guildId);
     const user = guild.users.get(userId);
     const session = guild.session;
-    if (user === undefined || session?.remote === undefined || this.closed) return false;
+    if (user === undefined || session?.remote === undefined || this.#closed) return false;
     const packet = session.sealer.seal(user, SILENCE_FRAME);
     packet[packet.length - 5]! ^= 0xff;
-    this.udp.send(packet, session.remote.port, session.remote.address);
+    this.#udp.send(packet, session.remote.port, session.remote.address);
     return true;
   }
 
   /** The guild's DAVE counters, or undefined while DAVE is off or the bot has not joined yet. */
   daveReport(guildId: string): DaveReport | undefined {
-    return this.guild(guildId).dave?.report();
+    return this.#guild(guildId).dave?.report();
   }
 
   /** Whether a simulated user is in the guild's established DAVE group (welcomed or committed). */
   isDaveMember(guildId: string, userId: string): boolean {
-    return this.guild(guildId).dave?.group.isMember(userId) ?? false;
+    return this.#guild(guildId).dave?.group.isMember(userId) ?? false;
   }
 
   /**
@@ -363,53 +364,53 @@ export class LoopbackVoiceServer {
    * flight (always true while the guild has no DAVE).
    */
   daveSettled(guildId: string, userId: string): boolean {
-    const dave = this.guild(guildId).dave;
+    const dave = this.#guild(guildId).dave;
     return dave === undefined || (dave.group.isMember(userId) && !dave.group.transitioning);
   }
 
   /** Whether the guild's DAVE group has proposals or a transition in flight. */
   daveTransitioning(guildId: string): boolean {
-    return this.guild(guildId).dave?.group.transitioning ?? false;
+    return this.#guild(guildId).dave?.group.transitioning ?? false;
   }
 
   /** A simulated user's DAVE client (privacy code, epoch), for assertions. */
   daveMember(guildId: string, userId: string): SimDaveMember | undefined {
-    return this.guild(guildId).dave?.member(userId);
+    return this.#guild(guildId).dave?.member(userId);
   }
 
   /** Switches a simulated user's DAVE misbehaviours on or off, for fault tests. */
   daveFaults(guildId: string, userId: string): MemberFaults {
-    const faults = this.guild(guildId).dave?.faults(userId);
+    const faults = this.#guild(guildId).dave?.faults(userId);
     if (faults === undefined) throw new Error(`user ${userId} has no DAVE session in guild ${guildId}`);
     return faults;
   }
 
   /** Gateway-side DAVE faults towards the bot, for fault tests. */
   daveBotFaults(guildId: string): BotDaveFaults {
-    const dave = this.guild(guildId).dave;
+    const dave = this.#guild(guildId).dave;
     if (dave === undefined) throw new Error(`guild ${guildId} has no DAVE group`);
     return dave.botFaults;
   }
 
   /** Subscribes to every packet the bot sends (all guilds); returns the unsubscribe function. */
   onBotAudio(listener: (packet: BotPacket) => void): () => void {
-    this.botAudioListeners.add(listener);
-    return () => this.botAudioListeners.delete(listener);
+    this.#botAudioListeners.add(listener);
+    return () => this.#botAudioListeners.delete(listener);
   }
 
   /** The packets the bot sent in this guild, in arrival order (empty when recording is off). */
   botAudio(guildId: string): readonly BotPacket[] {
-    return this.guild(guildId).botAudio;
+    return this.#guild(guildId).botAudio;
   }
 
   onBotSpeaking(listener: (event: BotSpeakingEvent) => void): () => void {
-    this.botSpeakingListeners.add(listener);
-    return () => this.botSpeakingListeners.delete(listener);
+    this.#botSpeakingListeners.add(listener);
+    return () => this.#botSpeakingListeners.delete(listener);
   }
 
   /** Closes the guild's voice WebSocket with `action` (a 1xxx/3xxx/4xxx code) or drops it. */
   disconnect(guildId: string, action: CloseAction): void {
-    const ws = this.guild(guildId).session?.ws;
+    const ws = this.#guild(guildId).session?.ws;
     if (ws === undefined) throw new Error(`guild ${guildId} has no open voice WebSocket`);
     if (action === "terminate") {
       ws.terminate();
@@ -425,7 +426,7 @@ export class LoopbackVoiceServer {
 
   /** Closes the guild's voice WebSocket with `code` if one is open (Discord's 4014 on a move or kick). */
   closeSession(guildId: string, code: number): boolean {
-    const ws = this.guilds.get(guildId)?.session?.ws;
+    const ws = this.#guilds.get(guildId)?.session?.ws;
     if (ws === undefined) return false;
     ws.close(code);
     return true;
@@ -436,7 +437,7 @@ export class LoopbackVoiceServer {
    * then new state and server updates arrive through the adapter.
    */
   moveBot(guildId: string, channelId: string): void {
-    const guild = this.guild(guildId);
+    const guild = this.#guild(guildId);
     if (guild.adapter === undefined) throw new Error(`guild ${guildId} has no adapter`);
     const last = guild.gatewayRequests.at(-1);
     guild.session?.ws?.close(4014);
@@ -445,19 +446,19 @@ export class LoopbackVoiceServer {
 
   /** false stops heartbeat ACKs; the client gives up after three misses and resumes. */
   setHeartbeatAck(enabled: boolean): void {
-    this.gateway.ackHeartbeats = enabled;
+    this.#gateway.ackHeartbeats = enabled;
   }
 
   /** The next Resume (op 7) is refused with 4006, forcing the client to identify anew. */
   rejectNextResume(): void {
-    this.gateway.rejectNextResume();
+    this.#gateway.rejectNextResume();
   }
 
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const pacer of this.pacers) pacer.abort();
-    for (const guild of this.guilds.values()) {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const pacer of this.#pacers) pacer.abort();
+    for (const guild of this.#guilds.values()) {
       guild.dave?.close();
       for (const waiter of guild.waiters) {
         clearTimeout(waiter.timer);
@@ -465,14 +466,14 @@ export class LoopbackVoiceServer {
       }
       guild.waiters.clear();
     }
-    await this.gateway.close();
-    this.https.closeAllConnections();
-    await new Promise<void>((resolve) => this.https.close(() => resolve()));
-    await new Promise<void>((resolve) => this.udp.close(() => resolve()));
+    await this.#gateway.close();
+    this.#https.closeAllConnections();
+    await new Promise<void>((resolve) => this.#https.close(() => resolve()));
+    await new Promise<void>((resolve) => this.#udp.close(() => resolve()));
   }
 
-  private guild(guildId: string): GuildState {
-    let guild = this.guilds.get(guildId);
+  #guild(guildId: string): GuildState {
+    let guild = this.#guilds.get(guildId);
     if (guild === undefined) {
       guild = {
         guildId,
@@ -486,13 +487,13 @@ export class LoopbackVoiceServer {
         session: undefined,
         dave: undefined,
       };
-      this.guilds.set(guildId, guild);
+      this.#guilds.set(guildId, guild);
     }
     return guild;
   }
 
-  private releaseWaiters(guildId: string): void {
-    const guild = this.guilds.get(guildId);
+  #releaseWaiters(guildId: string): void {
+    const guild = this.#guilds.get(guildId);
     if (guild === undefined) return;
     for (const waiter of guild.waiters) {
       clearTimeout(waiter.timer);
@@ -505,8 +506,8 @@ export class LoopbackVoiceServer {
    * The bot's session is described: with DAVE it joins the channel's group (created on the first
    * session, and again if the bot moved channel) and every simulated user there becomes a member.
    */
-  private startDave(session: VoiceSession): void {
-    const guild = this.guilds.get(session.guild.guildId);
+  #startDave(session: VoiceSession): void {
+    const guild = this.#guilds.get(session.guild.guildId);
     if (guild === undefined || session.daveVersion === 0) return;
     const channelId = guild.gatewayRequests.findLast((request) => request.channelId !== null)?.channelId;
     if (channelId === undefined || channelId === null) return;
@@ -514,39 +515,39 @@ export class LoopbackVoiceServer {
       guild.dave?.close();
       guild.dave = new GuildDave({
         channelId,
-        externalSender: this.externalSender,
-        transitionTimeoutMs: this.daveTransitionTimeoutMs,
-        logger: this.logger,
+        externalSender: this.#externalSender,
+        transitionTimeoutMs: this.#daveTransitionTimeoutMs,
+        logger: this.#logger,
       });
     }
     const dave = guild.dave;
     dave.botJoined(session.userId, {
       sendJson: (op, d) => {
-        if (guild.session === session) this.gateway.sendDaveJson(session, op, d);
+        if (guild.session === session) this.#gateway.sendDaveJson(session, op, d);
       },
       sendBinary: (op, payload) => {
-        if (guild.session === session) this.gateway.sendDaveBinary(session, op, payload);
+        if (guild.session === session) this.#gateway.sendDaveBinary(session, op, payload);
       },
     });
     for (const userId of guild.users.keys()) dave.addUser(userId);
   }
 
-  private sendUserFrame(guild: GuildState, user: SimUser, opus: Uint8Array): boolean {
+  #sendUserFrame(guild: GuildState, user: SimUser, opus: Uint8Array): boolean {
     const session = guild.session;
-    if (session?.remote === undefined || !session.described || this.closed) return false;
+    if (session?.remote === undefined || !session.described || this.#closed) return false;
     const frame = guild.dave === undefined ? opus : guild.dave.protect(user.userId, opus);
-    this.udp.send(session.sealer.seal(user, frame), session.remote.port, session.remote.address);
+    this.#udp.send(session.sealer.seal(user, frame), session.remote.port, session.remote.address);
     return true;
   }
 
-  private onDatagram(message: Buffer, remote: RemoteInfo): void {
+  #onDatagram(message: Buffer, remote: RemoteInfo): void {
     const discoverySsrc = parseDiscoveryRequest(message);
     if (discoverySsrc !== undefined) {
-      if (!this.routes.has(discoverySsrc)) {
-        this.logger.warn({ ssrc: discoverySsrc }, "IP discovery for an unknown SSRC");
+      if (!this.#routes.has(discoverySsrc)) {
+        this.#logger.warn({ ssrc: discoverySsrc }, "IP discovery for an unknown SSRC");
         return;
       }
-      this.udp.send(
+      this.#udp.send(
         discoveryResponse(discoverySsrc, remote.address, remote.port),
         remote.port,
         remote.address,
@@ -555,12 +556,12 @@ export class LoopbackVoiceServer {
     }
     if (message.length === KEEPALIVE_BYTES) return;
     if (message.length < MIN_RTP_BYTES) {
-      this.logger.warn({ bytes: message.length, from: remote.port }, "ignored a runt voice datagram");
+      this.#logger.warn({ bytes: message.length, from: remote.port }, "ignored a runt voice datagram");
       return;
     }
-    const route = this.routes.get(message.readUInt32BE(8));
+    const route = this.#routes.get(message.readUInt32BE(8));
     if (route === undefined) {
-      this.logger.debug({ ssrc: message.readUInt32BE(8) }, "ignored a voice datagram for an unknown SSRC");
+      this.#logger.debug({ ssrc: message.readUInt32BE(8) }, "ignored a voice datagram for an unknown SSRC");
       return;
     }
     const { session, guild } = route;
@@ -568,7 +569,7 @@ export class LoopbackVoiceServer {
     try {
       opened = session.opener.open(message);
     } catch (error) {
-      this.logger.warn({ guildId: guild.guildId, err: error }, "ignored an undecryptable voice packet");
+      this.#logger.warn({ guildId: guild.guildId, err: error }, "ignored an undecryptable voice packet");
       return;
     }
     // Inside the transport encryption the bot's audio is DAVE-encrypted: open it as a listener would.
@@ -585,16 +586,16 @@ export class LoopbackVoiceServer {
       isSilence: isSilenceFrame(opus),
       receivedAt: performance.now(),
     };
-    if (this.recordBotAudio) guild.botAudio.push(packet);
-    for (const listener of this.botAudioListeners) this.notify(listener, packet);
+    if (this.#recordBotAudio) guild.botAudio.push(packet);
+    for (const listener of this.#botAudioListeners) this.#notify(listener, packet);
   }
 
   /** A listener's bug must not take the sockets down with it. */
-  private notify<T>(listener: (value: T) => void, value: T): void {
+  #notify<T>(listener: (value: T) => void, value: T): void {
     try {
       listener(value);
     } catch (error) {
-      this.logger.error({ err: error }, "loopback voice server listener threw");
+      this.#logger.error({ err: error }, "loopback voice server listener threw");
     }
   }
 }

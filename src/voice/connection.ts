@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import {
   type DiscordGatewayAdapterCreator,
   getVoiceConnection,
@@ -12,6 +11,7 @@ import {
   type VoiceReceiver,
 } from "@discordjs/voice";
 import { type Logger, log } from "../log.ts";
+import { TypedEmitter } from "../util/typed-emitter.ts";
 
 /** Discord: "Disconnected — channel deleted, kicked, voice server changed or gateway session dropped." */
 const CLOSE_DISCONNECTED = 4014;
@@ -57,14 +57,14 @@ export interface VoiceEnd {
   readonly closeCode?: number;
 }
 
-export interface ManagedVoiceConnectionEvents {
+export type ManagedVoiceConnectionEvents = {
   /** Ready to send and receive; `reconnected` is true after a resume or rejoin. */
-  ready: [info: { readonly reconnected: boolean }];
+  ready: (info: { readonly reconnected: boolean }) => void;
   /** Lost Ready; either `ready` or `destroyed` follows. */
-  reconnecting: [info: { readonly reason: string; readonly attempt: number }];
+  reconnecting: (info: { readonly reason: string; readonly attempt: number }) => void;
   /** Emitted once; the connection cannot be used again. */
-  destroyed: [end: VoiceEnd];
-}
+  destroyed: (end: VoiceEnd) => void;
+};
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -74,31 +74,32 @@ const MAX_BACKOFF_MS = 30_000;
  * destroyed; other disconnects are rejoined with bounded attempts and exponential backoff; 4017
  * (DAVE required) is fatal. Joined with selfDeaf and selfMute off, so the bot hears and speaks.
  */
-export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionEvents> {
+export class ManagedVoiceConnection extends TypedEmitter<ManagedVoiceConnectionEvents> {
   readonly guildId: string;
   readonly connection: VoiceConnection;
-  private readonly joinedChannelId: string;
-  private readonly logger: Logger;
-  private readonly movedWaitMs: number;
-  private readonly maxRejoinAttempts: number;
-  private readonly rejoinBackoffMs: number;
-  private readonly readyTimeoutMs: number;
-  private readonly watchedNetworking = new WeakSet<Networking>();
-  private end: VoiceEnd | undefined;
-  private everReady = false;
-  private movedTimer: NodeJS.Timeout | undefined;
-  private rejoinTimer: NodeJS.Timeout | undefined;
-  private readyTimer: NodeJS.Timeout | undefined;
+  readonly #joinedChannelId: string;
+  readonly #logger: Logger;
+  readonly #movedWaitMs: number;
+  readonly #maxRejoinAttempts: number;
+  readonly #rejoinBackoffMs: number;
+  readonly #readyTimeoutMs: number;
+  readonly #watchedNetworking = new WeakSet<Networking>();
+  #end: VoiceEnd | undefined;
+  #everReady = false;
+  #movedTimer: NodeJS.Timeout | undefined;
+  #rejoinTimer: NodeJS.Timeout | undefined;
+  #readyTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ManagedVoiceConnectionOptions) {
     super();
     this.guildId = options.guildId;
-    this.joinedChannelId = options.channelId;
-    this.logger = (options.logger ?? log).child({ guildId: options.guildId, component: "voice-connection" });
-    this.movedWaitMs = options.movedWaitMs ?? 5_000;
-    this.maxRejoinAttempts = options.maxRejoinAttempts ?? 5;
-    this.rejoinBackoffMs = options.rejoinBackoffMs ?? 1_000;
-    this.readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
+    this.#joinedChannelId = options.channelId;
+    this.#logger = (options.logger ?? log).child({ guildId: options.guildId, component: "voice-connection" });
+    this.emitterLog = this.#logger;
+    this.#movedWaitMs = options.movedWaitMs ?? 5_000;
+    this.#maxRejoinAttempts = options.maxRejoinAttempts ?? 5;
+    this.#rejoinBackoffMs = options.rejoinBackoffMs ?? 1_000;
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 20_000;
     const group = options.group ?? "default";
     const existing = getVoiceConnection(options.guildId, group);
     if (existing !== undefined && existing.state.status !== VoiceConnectionStatus.Destroyed) {
@@ -115,29 +116,29 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
       selfMute: false,
     });
     ignoreRuntDatagrams(this.connection.receiver);
-    this.connection.on("error", (error) => this.logger.warn({ err: error }, "voice connection error"));
-    this.connection.on("stateChange", (oldState, newState) => this.onStateChange(oldState, newState));
-    this.armReadyTimer();
+    this.connection.on("error", (error) => this.#logger.warn({ err: error }, "voice connection error"));
+    this.connection.on("stateChange", (oldState, newState) => this.#onStateChange(oldState, newState));
+    this.#armReadyTimer();
     // joinVoiceChannel can fail synchronously (adapter unavailable) before our listener existed.
     if (this.connection.state.status === VoiceConnectionStatus.Disconnected)
-      this.onDisconnected(this.connection.state);
+      this.#onDisconnected(this.connection.state);
   }
 
   /** A short description for /status. */
   get status(): string {
-    if (this.end !== undefined) return `destroyed (${this.end.kind})`;
+    if (this.#end !== undefined) return `destroyed (${this.#end.kind})`;
     const state = this.connection.state;
     switch (state.status) {
       case VoiceConnectionStatus.Ready:
         return "ready";
       case VoiceConnectionStatus.Connecting:
-        return this.everReady ? "reconnecting" : "connecting";
+        return this.#everReady ? "reconnecting" : "connecting";
       case VoiceConnectionStatus.Signalling:
-        return this.everReady ? `rejoining (attempt ${this.connection.rejoinAttempts})` : "signalling";
+        return this.#everReady ? `rejoining (attempt ${this.connection.rejoinAttempts})` : "signalling";
       case VoiceConnectionStatus.Disconnected:
         return isMovedOrKicked(state)
           ? "disconnected (4014), waiting for a channel move"
-          : `disconnected, rejoining (attempt ${this.connection.rejoinAttempts + 1} of ${this.maxRejoinAttempts})`;
+          : `disconnected, rejoining (attempt ${this.connection.rejoinAttempts + 1} of ${this.#maxRejoinAttempts})`;
     }
     return "destroyed";
   }
@@ -149,7 +150,7 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
   /** Resolves when Ready (at once if it is); rejects with the end's message if the connection ends first. */
   ready(): Promise<void> {
     if (this.isReady) return Promise.resolve();
-    if (this.end !== undefined) return Promise.reject(new Error(this.end.message));
+    if (this.#end !== undefined) return Promise.reject(new Error(this.#end.message));
     return new Promise((resolve, reject) => {
       const onReady = (): void => {
         this.off("destroyed", onDestroyed);
@@ -164,62 +165,56 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
     });
   }
 
-  /** Moves to another channel of the same guild. */
-  moveTo(channelId: string): void {
-    if (this.end !== undefined) throw new Error("this voice connection has ended; join again");
-    this.connection.rejoin({ channelId, selfDeaf: false, selfMute: false });
-  }
-
   /**
    * Joins the same channel again for a fresh voice session (and DAVE session), as DaveRecovery
    * asks when a speaker stays undecryptable. The library re-identifies; `ready` follows.
    */
   rejoin(): void {
     const channelId = this.connection.joinConfig.channelId;
-    if (this.end !== undefined || channelId === null) return;
+    if (this.#end !== undefined || channelId === null) return;
     this.connection.rejoin({ channelId, selfDeaf: false, selfMute: false });
   }
 
   /** Leaves the channel and destroys the connection (idempotent). */
   leave(reason = "left the channel"): void {
-    this.finish({ kind: "left", message: reason });
+    this.#finish({ kind: "left", message: reason });
   }
 
-  private onStateChange(oldState: VoiceConnectionState, newState: VoiceConnectionState): void {
-    if ("networking" in newState && !this.watchedNetworking.has(newState.networking)) {
+  #onStateChange(oldState: VoiceConnectionState, newState: VoiceConnectionState): void {
+    if ("networking" in newState && !this.#watchedNetworking.has(newState.networking)) {
       // The connection reports only 4014; other codes (4017) are visible on the Networking itself.
-      this.watchedNetworking.add(newState.networking);
-      newState.networking.on("close", (code) => this.onNetworkingClose(code));
+      this.#watchedNetworking.add(newState.networking);
+      newState.networking.on("close", (code) => this.#onNetworkingClose(code));
     }
     // A failed rejoin() goes Disconnected -> Disconnected: that is a new disconnect to handle,
     // unless a rejoin or a move is already being waited for.
     const repeatedDisconnect =
       newState.status === VoiceConnectionStatus.Disconnected &&
-      this.rejoinTimer === undefined &&
-      this.movedTimer === undefined;
+      this.#rejoinTimer === undefined &&
+      this.#movedTimer === undefined;
     if (oldState.status === newState.status && !repeatedDisconnect) return;
-    this.logger.debug({ from: oldState.status, to: newState.status }, "voice connection state");
+    this.#logger.debug({ from: oldState.status, to: newState.status }, "voice connection state");
     switch (newState.status) {
       case VoiceConnectionStatus.Ready: {
-        this.clearTimers();
-        const reconnected = this.everReady;
-        this.everReady = true;
+        this.#clearTimers();
+        const reconnected = this.#everReady;
+        this.#everReady = true;
         this.emit("ready", { reconnected });
         return;
       }
       case VoiceConnectionStatus.Signalling:
       case VoiceConnectionStatus.Connecting:
-        clearTimeout(this.movedTimer);
-        this.movedTimer = undefined;
-        this.armReadyTimer();
+        clearTimeout(this.#movedTimer);
+        this.#movedTimer = undefined;
+        this.#armReadyTimer();
         if (oldState.status === VoiceConnectionStatus.Ready) {
           const reason = newState.status === VoiceConnectionStatus.Connecting ? "resuming" : "rejoining";
           this.emit("reconnecting", { reason, attempt: this.connection.rejoinAttempts });
         }
-        if (this.connection.rejoinAttempts > this.maxRejoinAttempts) {
-          this.finish({
+        if (this.connection.rejoinAttempts > this.#maxRejoinAttempts) {
+          this.#finish({
             kind: "rejoin-failed",
-            message: `could not reconnect to voice after ${this.maxRejoinAttempts} attempts`,
+            message: `could not reconnect to voice after ${this.#maxRejoinAttempts} attempts`,
           });
         }
         return;
@@ -230,91 +225,94 @@ export class ManagedVoiceConnection extends EventEmitter<ManagedVoiceConnectionE
             attempt: this.connection.rejoinAttempts,
           });
         }
-        this.onDisconnected(newState);
+        this.#onDisconnected(newState);
         return;
       case VoiceConnectionStatus.Destroyed:
-        this.clearTimers();
-        this.end ??= {
+        this.#clearTimers();
+        this.#end ??= {
           kind: "gateway-gone",
           message: "the voice connection was destroyed outside this bot's control",
         };
-        this.logger.info({ kind: this.end.kind, closeCode: this.end.closeCode }, "voice connection ended");
-        this.emit("destroyed", this.end);
+        this.#logger.info({ kind: this.#end.kind, closeCode: this.#end.closeCode }, "voice connection ended");
+        this.emit("destroyed", this.#end);
         return;
     }
   }
 
   /** The channel Discord last put the bot in (a moderator's move updates it). */
   get channelId(): string {
-    return this.connection.joinConfig.channelId ?? this.joinedChannelId;
+    return this.connection.joinConfig.channelId ?? this.#joinedChannelId;
   }
 
-  private onNetworkingClose(code: number): void {
-    this.logger.info({ code }, "voice WebSocket closed");
+  #onNetworkingClose(code: number): void {
+    this.#logger.info({ code }, "voice WebSocket closed");
     if (code === CLOSE_DAVE_REQUIRED) {
-      this.finish({ kind: "dave-required", message: DAVE_REQUIRED_MESSAGE, closeCode: code });
+      this.#finish({ kind: "dave-required", message: DAVE_REQUIRED_MESSAGE, closeCode: code });
     }
   }
 
-  private onDisconnected(state: VoiceConnectionDisconnectedState): void {
+  #onDisconnected(state: VoiceConnectionDisconnectedState): void {
     if (isMovedOrKicked(state)) {
       // A move sends new state and server updates (Signalling/Connecting follows); a kick sends nothing.
-      clearTimeout(this.movedTimer);
-      this.movedTimer = setTimeout(() => {
-        this.movedTimer = undefined;
+      clearTimeout(this.#movedTimer);
+      this.#movedTimer = setTimeout(() => {
+        this.#movedTimer = undefined;
         if (this.connection.state.status !== VoiceConnectionStatus.Disconnected) return;
-        this.finish({
+        this.#finish({
           kind: "kicked",
           message: "disconnected from voice by Discord (kicked, or the channel was deleted)",
           closeCode: CLOSE_DISCONNECTED,
         });
-      }, this.movedWaitMs);
+      }, this.#movedWaitMs);
       return;
     }
     const attempt = this.connection.rejoinAttempts;
-    if (attempt >= this.maxRejoinAttempts) {
-      this.finish({
+    if (attempt >= this.#maxRejoinAttempts) {
+      this.#finish({
         kind: "rejoin-failed",
         message: `could not rejoin voice after ${attempt} attempts (${describeDisconnect(state)})`,
       });
       return;
     }
-    const delay = Math.min(this.rejoinBackoffMs * 2 ** attempt, MAX_BACKOFF_MS);
-    this.logger.info(
+    const delay = Math.min(this.#rejoinBackoffMs * 2 ** attempt, MAX_BACKOFF_MS);
+    this.#logger.info(
       { attempt: attempt + 1, delayMs: delay, reason: describeDisconnect(state) },
       "rejoining voice",
     );
-    clearTimeout(this.rejoinTimer);
-    this.rejoinTimer = setTimeout(() => {
-      this.rejoinTimer = undefined;
+    clearTimeout(this.#rejoinTimer);
+    this.#rejoinTimer = setTimeout(() => {
+      this.#rejoinTimer = undefined;
       if (this.connection.state.status === VoiceConnectionStatus.Disconnected) this.connection.rejoin();
     }, delay);
   }
 
   /** Not re-armed while running, so a signalling/connecting loop still times out. */
-  private armReadyTimer(): void {
-    if (this.readyTimer !== undefined) return;
-    this.readyTimer = setTimeout(() => {
-      this.readyTimer = undefined;
+  #armReadyTimer(): void {
+    if (this.#readyTimer !== undefined) return;
+    this.#readyTimer = setTimeout(() => {
+      this.#readyTimer = undefined;
       if (this.isReady) return;
-      this.finish({ kind: "ready-timeout", message: `voice was not ready within ${this.readyTimeoutMs} ms` });
-    }, this.readyTimeoutMs);
+      this.#finish({
+        kind: "ready-timeout",
+        message: `voice was not ready within ${this.#readyTimeoutMs} ms`,
+      });
+    }, this.#readyTimeoutMs);
   }
 
-  private clearTimers(): void {
-    clearTimeout(this.movedTimer);
-    clearTimeout(this.rejoinTimer);
-    clearTimeout(this.readyTimer);
-    this.movedTimer = undefined;
-    this.rejoinTimer = undefined;
-    this.readyTimer = undefined;
+  #clearTimers(): void {
+    clearTimeout(this.#movedTimer);
+    clearTimeout(this.#rejoinTimer);
+    clearTimeout(this.#readyTimer);
+    this.#movedTimer = undefined;
+    this.#rejoinTimer = undefined;
+    this.#readyTimer = undefined;
   }
 
-  private finish(end: VoiceEnd): void {
-    if (this.end !== undefined) return;
-    this.end = end;
-    this.clearTimers();
-    if (end.kind !== "left") this.logger.warn({ kind: end.kind, closeCode: end.closeCode }, end.message);
+  #finish(end: VoiceEnd): void {
+    if (this.#end !== undefined) return;
+    this.#end = end;
+    this.#clearTimers();
+    if (end.kind !== "left") this.#logger.warn({ kind: end.kind, closeCode: end.closeCode }, end.message);
     if (this.connection.state.status !== VoiceConnectionStatus.Destroyed) this.connection.destroy();
   }
 }

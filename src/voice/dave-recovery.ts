@@ -66,49 +66,49 @@ function libraryFailuresOf(session: DaveySessionView | undefined, userId: string
 }
 
 export class DaveRecovery {
-  private readonly options: DaveRecoveryOptions;
-  private readonly watches = new Map<string, Watch>();
-  private readonly timer: NodeJS.Timeout;
-  private readonly stuckMs: number;
-  private readonly cooldownMs: number;
-  private lastRecoveryAt = Number.NEGATIVE_INFINITY;
-  private recoveryCount = 0;
+  readonly #options: DaveRecoveryOptions;
+  readonly #watches = new Map<string, Watch>();
+  readonly #timer: NodeJS.Timeout;
+  readonly #stuckMs: number;
+  readonly #cooldownMs: number;
+  #lastRecoveryAt = Number.NEGATIVE_INFINITY;
+  #recoveryCount = 0;
 
   constructor(options: DaveRecoveryOptions) {
-    this.options = options;
-    this.stuckMs = options.stuckMs ?? 3_000;
-    this.cooldownMs = options.cooldownMs ?? 10_000;
-    this.timer = setInterval(() => this.poll(), options.pollMs ?? 250);
-    this.timer.unref();
+    this.#options = options;
+    this.#stuckMs = options.stuckMs ?? 3_000;
+    this.#cooldownMs = options.cooldownMs ?? 10_000;
+    this.#timer = setInterval(() => this.poll(), options.pollMs ?? 250);
+    this.#timer.unref();
   }
 
   /** DAVE decrypt failures per speaker since the conversation started. */
   failures(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const [userId, watch] of this.watches) out[userId] = watch.failures;
+    for (const [userId, watch] of this.#watches) out[userId] = watch.failures;
     return out;
   }
 
   get totalFailures(): number {
     let sum = 0;
-    for (const watch of this.watches.values()) sum += watch.failures;
+    for (const watch of this.#watches.values()) sum += watch.failures;
     return sum;
   }
 
   /** Rejoins this monitor asked for. */
   get recoveries(): number {
-    return this.recoveryCount;
+    return this.#recoveryCount;
   }
 
   close(): void {
-    clearInterval(this.timer);
+    clearInterval(this.#timer);
   }
 
   /** Reads the counters now (the timer does this every pollMs). */
   poll(now = performance.now()): void {
-    const session = this.daveySession();
-    for (const speaker of this.options.speakers()) {
-      let watch = this.watches.get(speaker.userId);
+    const session = this.#daveySession();
+    for (const speaker of this.#options.speakers()) {
+      let watch = this.#watches.get(speaker.userId);
       if (watch === undefined) {
         watch = {
           failures: 0,
@@ -118,7 +118,7 @@ export class DaveRecovery {
           session,
           failingSince: undefined,
         };
-        this.watches.set(speaker.userId, watch);
+        this.#watches.set(speaker.userId, watch);
       }
       if (watch.session !== session) {
         // A new voice session (rejoin): davey's counters start again from zero.
@@ -142,21 +142,21 @@ export class DaveRecovery {
         continue;
       }
       watch.failingSince ??= now;
-      if (now - watch.failingSince >= this.stuckMs && now - this.lastRecoveryAt >= this.cooldownMs) {
-        this.lastRecoveryAt = now;
-        this.recoveryCount++;
+      if (now - watch.failingSince >= this.#stuckMs && now - this.#lastRecoveryAt >= this.#cooldownMs) {
+        this.#lastRecoveryAt = now;
+        this.#recoveryCount++;
         watch.failingSince = undefined;
-        this.options.logger.warn(
+        this.#options.logger.warn(
           { userId: speaker.userId, failures: watch.failures },
           "DAVE decryption kept failing for a speaker; rejoining the voice channel",
         );
-        this.options.onStuck(speaker.userId);
+        this.#options.onStuck(speaker.userId);
       }
     }
   }
 
-  private daveySession(): DaveySessionView | undefined {
-    const state = this.options.connection.state as { readonly networking?: NetworkingView };
+  #daveySession(): DaveySessionView | undefined {
+    const state = this.#options.connection.state as { readonly networking?: NetworkingView };
     return state.networking?.state.dave?.session;
   }
 }

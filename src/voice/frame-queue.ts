@@ -1,87 +1,73 @@
 /**
- * A FIFO of Opus frames with a tag and a per-tag index each, in growable ring arrays: steady-state
- * pushes and shifts allocate nothing, and the arrays only grow up to `capacity` entries.
+ * A FIFO of Opus frames with a tag each, in growable ring arrays: steady-state pushes and shifts
+ * allocate nothing, and the arrays only grow up to `capacity` entries.
  */
 export class TaggedFrameQueue<T> {
-  private frames: (Buffer | undefined)[];
-  private tags: (T | undefined)[];
-  private indices: Uint32Array;
-  private head = 0;
-  private count = 0;
-  private readonly capacity: number;
+  #frames: (Buffer | undefined)[];
+  #tags: (T | undefined)[];
+  #head = 0;
+  #count = 0;
+  readonly #capacity: number;
 
   constructor(capacity: number, initialSize = 64) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError(`queue capacity must be >= 1, got ${capacity}`);
-    this.capacity = capacity;
+    this.#capacity = capacity;
     const size = Math.min(initialSize, capacity);
-    this.frames = new Array<Buffer | undefined>(size).fill(undefined);
-    this.tags = new Array<T | undefined>(size).fill(undefined);
-    this.indices = new Uint32Array(size);
+    this.#frames = new Array<Buffer | undefined>(size).fill(undefined);
+    this.#tags = new Array<T | undefined>(size).fill(undefined);
   }
 
   get length(): number {
-    return this.count;
-  }
-
-  get full(): boolean {
-    return this.count >= this.capacity;
+    return this.#count;
   }
 
   /** false when the queue is at capacity (nothing is added). */
-  push(frame: Buffer, tag: T | undefined, index: number): boolean {
-    if (this.count >= this.capacity) return false;
-    if (this.count === this.frames.length) this.grow();
-    const slot = (this.head + this.count) % this.frames.length;
-    this.frames[slot] = frame;
-    this.tags[slot] = tag;
-    this.indices[slot] = index;
-    this.count++;
+  push(frame: Buffer, tag: T | undefined): boolean {
+    if (this.#count >= this.#capacity) return false;
+    if (this.#count === this.#frames.length) this.#grow();
+    const slot = (this.#head + this.#count) % this.#frames.length;
+    this.#frames[slot] = frame;
+    this.#tags[slot] = tag;
+    this.#count++;
     return true;
   }
 
-  /** Tag and index of the frame shift() would return next. */
+  /** Tag of the frame shift() would return next. */
   peekTag(): T | undefined {
-    return this.tags[this.head];
+    return this.#tags[this.#head];
   }
 
-  peekIndex(): number {
-    return this.indices[this.head]!;
-  }
-
-  /** Removes and returns the oldest frame (read its tag and index with peek* first). */
+  /** Removes and returns the oldest frame (read its tag with peekTag() first). */
   shift(): Buffer | undefined {
-    if (this.count === 0) return undefined;
-    const frame = this.frames[this.head];
-    this.frames[this.head] = undefined;
-    this.tags[this.head] = undefined;
-    this.head = (this.head + 1) % this.frames.length;
-    this.count--;
+    if (this.#count === 0) return undefined;
+    const frame = this.#frames[this.#head];
+    this.#frames[this.#head] = undefined;
+    this.#tags[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#frames.length;
+    this.#count--;
     return frame;
   }
 
   /** Empties the queue; returns how many frames were dropped. */
   clear(): number {
-    const dropped = this.count;
-    while (this.count > 0) this.shift();
-    this.head = 0;
+    const dropped = this.#count;
+    while (this.#count > 0) this.shift();
+    this.#head = 0;
     return dropped;
   }
 
-  private grow(): void {
-    const size = Math.min(this.capacity, this.frames.length * 2);
+  #grow(): void {
+    const size = Math.min(this.#capacity, this.#frames.length * 2);
     const frames = new Array<Buffer | undefined>(size).fill(undefined);
     const tags = new Array<T | undefined>(size).fill(undefined);
-    const indices = new Uint32Array(size);
-    for (let i = 0; i < this.count; i++) {
-      const slot = (this.head + i) % this.frames.length;
-      frames[i] = this.frames[slot];
-      tags[i] = this.tags[slot];
-      indices[i] = this.indices[slot]!;
+    for (let i = 0; i < this.#count; i++) {
+      const slot = (this.#head + i) % this.#frames.length;
+      frames[i] = this.#frames[slot];
+      tags[i] = this.#tags[slot];
     }
-    this.frames = frames;
-    this.tags = tags;
-    this.indices = indices;
-    this.head = 0;
+    this.#frames = frames;
+    this.#tags = tags;
+    this.#head = 0;
   }
 }

@@ -18,8 +18,8 @@ const SILENCE_FRAME = Buffer.from([0xf8, 0xff, 0xfe]);
 /** Five reach the wire; the last one pulled stays prepared until the next burst's first frame replaces it. */
 const SILENCE_PADDING_FRAMES = 6;
 
-/** Told for every frame the player took, in order; `frameIndex` counts from 0 within its tag. */
-export type FrameSentListener<T> = (tag: T | undefined, frameIndex: number) => void;
+/** Told for every frame the player took, in order, with the tag it was enqueued with. */
+export type FrameSentListener<T> = (tag: T | undefined) => void;
 
 export interface OpusQueuePlayerOptions {
   /** Frames that must be queued before a burst starts, unless it is marked complete. Default 3 (60 ms). */
@@ -37,18 +37,18 @@ export interface OpusQueuePlayerOptions {
  * frame leaves the queue is exactly the moment the player prepares it for the connection.
  */
 class PullSource extends Readable {
-  private readonly pull: () => Buffer | null;
+  readonly #pull: () => Buffer | null;
 
   constructor(pull: () => Buffer | null) {
     super({ objectMode: true });
-    this.pull = pull;
+    this.#pull = pull;
   }
 
   override _read(): void {}
 
   override read(size?: number): Buffer | null {
     if (size === 0 || this.destroyed) return null;
-    return this.pull();
+    return this.#pull();
   }
 }
 
@@ -76,67 +76,61 @@ class PullSource extends Readable {
  *   for another guild at every burst end). See audio-cycle.ts for the other half of the fix.
  */
 export class OpusQueuePlayer<T = unknown> {
-  private readonly player: AudioPlayer;
-  private readonly queue: TaggedFrameQueue<T>;
-  private readonly logger: Logger;
-  private readonly minBufferFrames: number;
-  private readonly maxUnderrunFrames: number;
-  private readonly listeners: FrameSentListener<T>[] = [];
-  private readonly releaseAudioCycle: () => void;
-  private subscription: PlayerSubscription | undefined;
-  private source: PullSource | undefined;
+  readonly #player: AudioPlayer;
+  readonly #queue: TaggedFrameQueue<T>;
+  readonly #logger: Logger;
+  readonly #minBufferFrames: number;
+  readonly #maxUnderrunFrames: number;
+  readonly #listeners: FrameSentListener<T>[] = [];
+  readonly #releaseAudioCycle: () => void;
+  #subscription: PlayerSubscription | undefined;
+  #source: PullSource | undefined;
   /** Silence frames still to send before the ended burst's source stops (0 while playing). */
-  private paddingLeft = 0;
-  private complete = false;
-  private buffering = true;
-  private underrunFrames = 0;
-  private lastTag: T | undefined;
-  private lastIndex = -1;
-  private sent = 0;
-  private refused = 0;
+  #paddingLeft = 0;
+  #complete = false;
+  #buffering = true;
+  #underrunFrames = 0;
+  #sent = 0;
+  #refused = 0;
 
   constructor(options: OpusQueuePlayerOptions = {}) {
-    this.minBufferFrames = positiveInteger("minBufferFrames", options.minBufferFrames ?? 3);
-    this.maxUnderrunFrames = positiveInteger("maxUnderrunFrames", options.maxUnderrunFrames ?? 5);
-    this.queue = new TaggedFrameQueue(positiveInteger("maxQueuedFrames", options.maxQueuedFrames ?? 15_000));
-    this.logger = (options.logger ?? log).child({ component: "opus-queue-player" });
+    this.#minBufferFrames = positiveInteger("minBufferFrames", options.minBufferFrames ?? 3);
+    this.#maxUnderrunFrames = positiveInteger("maxUnderrunFrames", options.maxUnderrunFrames ?? 5);
+    this.#queue = new TaggedFrameQueue(positiveInteger("maxQueuedFrames", options.maxQueuedFrames ?? 15_000));
+    this.#logger = (options.logger ?? log).child({ component: "opus-queue-player" });
     // Underruns are ours to handle (re-buffer, then end the source), so the player never gives up.
-    this.player = createAudioPlayer({
+    this.#player = createAudioPlayer({
       behaviors: { noSubscriber: NoSubscriberBehavior.Pause, maxMissedFrames: Number.POSITIVE_INFINITY },
     });
-    this.player.on("error", (error) => this.logger.warn({ err: error }, "audio player error"));
-    this.releaseAudioCycle = holdAudioCycle();
+    this.#player.on("error", (error) => this.#logger.warn({ err: error }, "audio player error"));
+    this.#releaseAudioCycle = holdAudioCycle();
   }
 
   /** Plays on this connection (replacing any previous one). */
   attach(connection: VoiceConnection): void {
-    this.subscription?.unsubscribe();
-    this.subscription = connection.subscribe(this.player);
+    this.#subscription?.unsubscribe();
+    this.#subscription = connection.subscribe(this.#player);
   }
 
   /**
-   * Queues one frame. Frames enqueued in a row with the same tag (compared with ===) are numbered
-   * 0, 1, 2, ... (a flush does not restart the count). The buffer is kept, not copied: do not reuse
-   * it. Returns false when the queue is full.
+   * Queues one frame; its tag comes back to the frame-sent listeners when the player takes it. The
+   * buffer is kept, not copied: do not reuse it. Returns false when the queue is full.
    */
   enqueue(frame: Buffer, tag?: T): boolean {
-    this.complete = false;
-    const index = this.lastIndex >= 0 && tag === this.lastTag ? this.lastIndex + 1 : 0;
-    if (!this.queue.push(frame, tag, index)) {
-      if (this.refused++ === 0) this.logger.warn("playback queue full; refusing frames");
+    this.#complete = false;
+    if (!this.#queue.push(frame, tag)) {
+      if (this.#refused++ === 0) this.#logger.warn("playback queue full; refusing frames");
       return false;
     }
-    this.lastTag = tag;
-    this.lastIndex = index;
-    this.startIfBuffered();
+    this.#startIfBuffered();
     return true;
   }
 
   /** No more frames follow for now: play what is queued even if short, then end the burst. */
   markComplete(): void {
-    this.complete = true;
-    if (this.queue.length === 0) this.endSource();
-    else this.startIfBuffered();
+    this.#complete = true;
+    if (this.#queue.length === 0) this.#endSource();
+    else this.#startIfBuffered();
   }
 
   /**
@@ -144,133 +138,132 @@ export class OpusQueuePlayer<T = unknown> {
    * still leaves. Returns the number of frames dropped.
    */
   flush(): number {
-    const dropped = this.queue.clear();
-    this.complete = false;
-    this.endSource();
+    const dropped = this.#queue.clear();
+    this.#complete = false;
+    this.#endSource();
     return dropped;
   }
 
   /** Returns the function that removes the listener. */
   onFrameSent(listener: FrameSentListener<T>): () => void {
-    this.listeners.push(listener);
+    this.#listeners.push(listener);
     return () => {
-      const at = this.listeners.indexOf(listener);
-      if (at >= 0) this.listeners.splice(at, 1);
+      const at = this.#listeners.indexOf(listener);
+      if (at >= 0) this.#listeners.splice(at, 1);
     };
   }
 
   get queuedFrames(): number {
-    return this.queue.length;
+    return this.#queue.length;
   }
 
   /** A burst is under way (including mid-burst underruns); false while idle, buffering or padding. */
   get playing(): boolean {
-    return this.source !== undefined && this.paddingLeft === 0;
+    return this.#source !== undefined && this.#paddingLeft === 0;
   }
 
   /** Frames the player has taken for the connection since creation. */
   get framesSent(): number {
-    return this.sent;
+    return this.#sent;
   }
 
   /** Frames refused because the queue was full. */
   get framesRefused(): number {
-    return this.refused;
+    return this.#refused;
   }
 
   /** Idempotent. */
   destroy(): void {
     this.flush();
-    this.listeners.length = 0;
-    this.stopSource();
-    this.subscription?.unsubscribe();
-    this.subscription = undefined;
-    this.releaseAudioCycle();
+    this.#listeners.length = 0;
+    this.#stopSource();
+    this.#subscription?.unsubscribe();
+    this.#subscription = undefined;
+    this.#releaseAudioCycle();
   }
 
-  private startIfBuffered(): void {
-    if (this.playing || this.queue.length === 0) return;
-    if (this.queue.length < this.minBufferFrames && !this.complete) return;
-    const source = new PullSource(this.pull);
+  #startIfBuffered(): void {
+    if (this.playing || this.#queue.length === 0) return;
+    if (this.#queue.length < this.#minBufferFrames && !this.#complete) return;
+    const source = new PullSource(this.#pull);
     const resource = createAudioResource(source, { inputType: StreamType.Opus });
     // The resource counts as started on its stream's first "readable"; a pull source has no buffer
     // to signal it, so say it here and play() goes straight to Playing.
     source.emit("readable");
     // Replacing a source that is still padding: the library destroys the old one itself.
-    this.source = source;
-    this.paddingLeft = 0;
-    this.buffering = false;
-    this.underrunFrames = 0;
-    this.player.play(resource);
+    this.#source = source;
+    this.#paddingLeft = 0;
+    this.#buffering = false;
+    this.#underrunFrames = 0;
+    this.#player.play(resource);
     // The library would pull the first frame at its next cycle and send it one cycle later (it
     // prepares a cycle ahead); prepared on the connection now, it leaves at the next cycle: 20 ms
     // off the start of every answer. It also replaces any silence frame the last burst left there.
-    const connection = this.subscription?.connection;
+    const connection = this.#subscription?.connection;
     if (connection?.state.status === VoiceConnectionStatus.Ready) {
-      connection.prepareAudioPacket(this.takeFrame());
+      connection.prepareAudioPacket(this.#takeFrame());
     }
   }
 
   /** Runs inside the library's audio cycle: a throwing listener must not stop every guild's playback. */
-  private notifySent(tag: T | undefined, index: number): void {
-    for (let i = 0; i < this.listeners.length; i++) {
+  #notifySent(tag: T | undefined): void {
+    for (let i = 0; i < this.#listeners.length; i++) {
       try {
-        this.listeners[i]!(tag, index);
+        this.#listeners[i]!(tag);
       } catch (error) {
-        this.logger.error({ err: error }, "frame-sent listener threw");
+        this.#logger.error({ err: error }, "frame-sent listener threw");
       }
     }
   }
 
   /** Takes the next queued frame as sent (the queue must not be empty). */
-  private takeFrame(): Buffer {
-    const queue = this.queue;
+  #takeFrame(): Buffer {
+    const queue = this.#queue;
     const tag = queue.peekTag();
-    const index = queue.peekIndex();
     const frame = queue.shift()!;
-    this.sent++;
-    this.notifySent(tag, index);
-    if (this.complete && queue.length === 0) this.endSource();
+    this.#sent++;
+    this.#notifySent(tag);
+    if (this.#complete && queue.length === 0) this.#endSource();
     return frame;
   }
 
   /** Ends the burst: the next pulls send the silence padding, then the source stops. */
-  private endSource(): void {
+  #endSource(): void {
     if (!this.playing) return;
-    this.paddingLeft = SILENCE_PADDING_FRAMES;
-    this.buffering = true;
-    this.underrunFrames = 0;
+    this.#paddingLeft = SILENCE_PADDING_FRAMES;
+    this.#buffering = true;
+    this.#underrunFrames = 0;
   }
 
   /** Stops the player and drops the source; from a pull, or when destroyed. */
-  private stopSource(): void {
-    const source = this.source;
-    this.source = undefined;
-    this.paddingLeft = 0;
-    this.player.stop(true);
+  #stopSource(): void {
+    const source = this.#source;
+    this.#source = undefined;
+    this.#paddingLeft = 0;
+    this.#player.stop(true);
     source?.destroy();
   }
 
   /** Called by the AudioPlayer once per 20 ms cycle while a burst plays. */
-  private readonly pull = (): Buffer | null => {
-    if (this.paddingLeft > 0) {
-      if (--this.paddingLeft === 0) this.stopSource();
+  readonly #pull = (): Buffer | null => {
+    if (this.#paddingLeft > 0) {
+      if (--this.#paddingLeft === 0) this.#stopSource();
       return SILENCE_FRAME;
     }
-    const queue = this.queue;
-    if (this.buffering && (queue.length >= this.minBufferFrames || (this.complete && queue.length > 0))) {
-      this.buffering = false;
+    const queue = this.#queue;
+    if (this.#buffering && (queue.length >= this.#minBufferFrames || (this.#complete && queue.length > 0))) {
+      this.#buffering = false;
     }
-    if (!this.buffering && queue.length > 0) {
-      this.underrunFrames = 0;
-      return this.takeFrame();
+    if (!this.#buffering && queue.length > 0) {
+      this.#underrunFrames = 0;
+      return this.#takeFrame();
     }
-    if (this.complete) {
-      this.endSource();
+    if (this.#complete) {
+      this.#endSource();
       return null;
     }
-    this.buffering = true;
-    if (++this.underrunFrames >= this.maxUnderrunFrames) this.endSource();
+    this.#buffering = true;
+    if (++this.#underrunFrames >= this.#maxUnderrunFrames) this.#endSource();
     return null;
   };
 }

@@ -71,32 +71,32 @@ const MAX_HELD_PACKETS = 25;
  * (the library destroys it when a packet fails to decrypt) is replaced at once.
  */
 export class SpeakerReceiver {
-  private readonly receiver: VoiceReceiver;
-  private readonly isAllowed: SpeakerPredicate;
-  private readonly onFrame: SpeakerFrameHandler;
-  private readonly onLeft: ((userId: string) => void) | undefined;
-  private readonly logger: Logger;
-  private readonly speakers = new Map<string, Speaker>();
-  private readonly decisions = new Map<string, Decision>();
-  private closed = false;
+  readonly #receiver: VoiceReceiver;
+  readonly #isAllowed: SpeakerPredicate;
+  readonly #onFrame: SpeakerFrameHandler;
+  readonly #onLeft: ((userId: string) => void) | undefined;
+  readonly #logger: Logger;
+  readonly #speakers = new Map<string, Speaker>();
+  readonly #decisions = new Map<string, Decision>();
+  #closed = false;
 
   constructor(options: SpeakerReceiverOptions) {
-    this.receiver = options.receiver;
-    this.isAllowed = options.isAllowed;
-    this.onFrame = options.onFrame;
-    this.onLeft = options.onLeft;
-    this.logger = (options.logger ?? log).child({
+    this.#receiver = options.receiver;
+    this.#isAllowed = options.isAllowed;
+    this.#onFrame = options.onFrame;
+    this.#onLeft = options.onLeft;
+    this.#logger = (options.logger ?? log).child({
       guildId: options.receiver.voiceConnection.joinConfig.guildId,
       component: "speaker-receiver",
     });
-    this.receiver.speaking.on("start", this.onSpeakingStart);
-    this.receiver.ssrcMap.on("delete", this.onUserLeft);
-    this.receiver.voiceConnection.on("stateChange", this.onConnectionState);
+    this.#receiver.speaking.on("start", this.#onSpeakingStart);
+    this.#receiver.ssrcMap.on("delete", this.#onUserLeft);
+    this.#receiver.voiceConnection.on("stateChange", this.#onConnectionState);
   }
 
   /** Per-speaker counters, for /status and diagnostics. */
   stats(): SpeakerStats[] {
-    return [...this.speakers.values()].map((speaker) => ({
+    return [...this.#speakers.values()].map((speaker) => ({
       userId: speaker.userId,
       framesReceived: speaker.framesReceived,
       decodeErrors: speaker.decoder.errors,
@@ -107,18 +107,18 @@ export class SpeakerReceiver {
 
   /** Whether this user's speech is being listened to (allowed by the predicate). */
   hears(userId: string): boolean {
-    return this.decisions.get(userId) === true;
+    return this.#decisions.get(userId) === true;
   }
 
   /** Stops hearing a user and frees their decoder; forgets the allow decision so it is asked again. */
   dropSpeaker(userId: string): void {
-    this.decisions.delete(userId);
-    const speaker = this.speakers.get(userId);
-    if (speaker !== undefined) this.forgetSpeaker(speaker);
+    this.#decisions.delete(userId);
+    const speaker = this.#speakers.get(userId);
+    if (speaker !== undefined) this.#forgetSpeaker(speaker);
   }
 
-  private forgetSpeaker(speaker: Speaker): void {
-    this.speakers.delete(speaker.userId);
+  #forgetSpeaker(speaker: Speaker): void {
+    this.#speakers.delete(speaker.userId);
     speaker.held.length = 0;
     speaker.heldAt.length = 0;
     const stream = speaker.stream;
@@ -132,88 +132,89 @@ export class SpeakerReceiver {
 
   /** Stops listening and frees every decoder. Called by itself when the connection is destroyed. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.receiver.speaking.off("start", this.onSpeakingStart);
-    this.receiver.ssrcMap.off("delete", this.onUserLeft);
-    this.receiver.voiceConnection.off("stateChange", this.onConnectionState);
-    for (const userId of [...this.speakers.keys()]) this.dropSpeaker(userId);
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#receiver.speaking.off("start", this.#onSpeakingStart);
+    this.#receiver.ssrcMap.off("delete", this.#onUserLeft);
+    this.#receiver.voiceConnection.off("stateChange", this.#onConnectionState);
+    for (const userId of [...this.#speakers.keys()]) this.dropSpeaker(userId);
   }
 
-  private readonly onSpeakingStart = (userId: string): void => {
-    const decision = this.decisions.get(userId);
+  readonly #onSpeakingStart = (userId: string): void => {
+    const decision = this.#decisions.get(userId);
     if (decision === true) {
-      this.subscribe(userId);
+      this.#subscribe(userId);
       return;
     }
     if (decision !== undefined) return;
     let verdict: boolean | Promise<boolean>;
     try {
-      verdict = this.isAllowed(userId);
+      verdict = this.#isAllowed(userId);
     } catch (error) {
-      this.logger.warn({ err: error, userId }, "speaker check failed; not listening to this user for now");
+      this.#logger.warn({ err: error, userId }, "speaker check failed; not listening to this user for now");
       return;
     }
     if (typeof verdict === "boolean") {
-      this.decide(userId, verdict);
+      this.#decide(userId, verdict);
       return;
     }
-    this.decisions.set(userId, "pending");
+    this.#decisions.set(userId, "pending");
     // Listen already, holding the packets, so the decision's round trip does not clip the first words.
-    this.subscribe(userId);
+    this.#subscribe(userId);
     verdict.then(
-      (allowed) => this.decide(userId, allowed),
+      (allowed) => this.#decide(userId, allowed),
       (error: unknown) => {
-        this.decisions.delete(userId);
-        this.logger.warn({ err: error, userId }, "speaker check failed; not listening to this user for now");
+        this.#decisions.delete(userId);
+        this.#logger.warn({ err: error, userId }, "speaker check failed; not listening to this user for now");
       },
     );
   };
 
-  private decide(userId: string, allowed: boolean): void {
-    if (this.closed) return;
-    this.decisions.set(userId, allowed);
-    const speaker = this.speakers.get(userId);
+  #decide(userId: string, allowed: boolean): void {
+    if (this.#closed) return;
+    this.#decisions.set(userId, allowed);
+    const speaker = this.#speakers.get(userId);
     if (!allowed) {
-      if (speaker !== undefined) this.forgetSpeaker(speaker);
+      if (speaker !== undefined) this.#forgetSpeaker(speaker);
       return;
     }
-    this.subscribe(userId);
+    this.#subscribe(userId);
     if (speaker === undefined) return;
-    for (let i = 0; i < speaker.held.length; i++) this.deliver(speaker, speaker.held[i]!, speaker.heldAt[i]!);
+    for (let i = 0; i < speaker.held.length; i++)
+      this.#deliver(speaker, speaker.held[i]!, speaker.heldAt[i]!);
     speaker.held.length = 0;
     speaker.heldAt.length = 0;
   }
 
-  private subscribe(userId: string): void {
-    let speaker = this.speakers.get(userId);
+  #subscribe(userId: string): void {
+    let speaker = this.#speakers.get(userId);
     if (speaker === undefined) {
-      speaker = new Speaker(userId, this.handlePacket);
-      this.speakers.set(userId, speaker);
+      speaker = new Speaker(userId, this.#handlePacket);
+      this.#speakers.set(userId, speaker);
     }
     // subscribe() hands back the live stream if there is one (ignoring options), else a new one.
-    const stream = this.receiver.subscribe(userId);
+    const stream = this.#receiver.subscribe(userId);
     if (stream === speaker.stream) return;
     speaker.stream = stream;
     stream.on("data", speaker.onData);
     const current = speaker;
     stream.once("error", (error) => {
       current.streamErrors++;
-      this.logger.warn({ err: error, userId }, "voice receive stream failed; resubscribing");
+      this.#logger.warn({ err: error, userId }, "voice receive stream failed; resubscribing");
     });
-    stream.once("close", () => this.onStreamClosed(current, stream));
+    stream.once("close", () => this.#onStreamClosed(current, stream));
   }
 
-  private onStreamClosed(speaker: Speaker, stream: AudioReceiveStream): void {
+  #onStreamClosed(speaker: Speaker, stream: AudioReceiveStream): void {
     stream.off("data", speaker.onData);
     if (speaker.stream !== stream) return;
     speaker.stream = undefined;
-    const connectionLive = this.receiver.voiceConnection.state.status !== VoiceConnectionStatus.Destroyed;
-    if (!this.closed && connectionLive && this.speakers.get(speaker.userId) === speaker)
-      this.subscribe(speaker.userId);
+    const connectionLive = this.#receiver.voiceConnection.state.status !== VoiceConnectionStatus.Destroyed;
+    if (!this.#closed && connectionLive && this.#speakers.get(speaker.userId) === speaker)
+      this.#subscribe(speaker.userId);
   }
 
-  private readonly handlePacket = (speaker: Speaker, packet: Buffer): void => {
+  readonly #handlePacket = (speaker: Speaker, packet: Buffer): void => {
     const receivedAt = performance.now();
     if (isDaveFrame(packet)) {
       // Ciphertext would decode to noise or an error: count it for DaveRecovery and drop it.
@@ -221,7 +222,7 @@ export class SpeakerReceiver {
       return;
     }
     speaker.framesReceived++;
-    if (this.decisions.get(speaker.userId) === "pending") {
+    if (this.#decisions.get(speaker.userId) === "pending") {
       if (speaker.held.length === MAX_HELD_PACKETS) {
         speaker.held.shift();
         speaker.heldAt.shift();
@@ -230,26 +231,26 @@ export class SpeakerReceiver {
       speaker.heldAt.push(receivedAt);
       return;
     }
-    this.deliver(speaker, packet, receivedAt);
+    this.#deliver(speaker, packet, receivedAt);
   };
 
-  private deliver(speaker: Speaker, packet: Buffer, receivedAt: number): void {
+  #deliver(speaker: Speaker, packet: Buffer, receivedAt: number): void {
     const pcm = speaker.decoder.decode(packet);
     try {
-      this.onFrame(speaker.userId, pcm, receivedAt);
+      this.#onFrame(speaker.userId, pcm, receivedAt);
     } catch (error) {
       // A throw here would reach the library's receive loop, which destroys the stream.
       if (speaker.handlerErrors++ === 0)
-        this.logger.error({ err: error, userId: speaker.userId }, "frame handler threw");
+        this.#logger.error({ err: error, userId: speaker.userId }, "frame handler threw");
     }
   }
 
-  private readonly onUserLeft = (data: VoiceUserData): void => {
+  readonly #onUserLeft = (data: VoiceUserData): void => {
     this.dropSpeaker(data.userId);
-    this.onLeft?.(data.userId);
+    this.#onLeft?.(data.userId);
   };
 
-  private readonly onConnectionState = (_old: VoiceConnectionState, state: VoiceConnectionState): void => {
+  readonly #onConnectionState = (_old: VoiceConnectionState, state: VoiceConnectionState): void => {
     if (state.status === VoiceConnectionStatus.Destroyed) this.close();
   };
 }

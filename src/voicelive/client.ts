@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
 import WebSocket, { type RawData } from "ws";
 import { type Logger, log } from "../log.ts";
+import { TypedEmitter } from "../util/typed-emitter.ts";
 import type { ConnectionAuth } from "./auth.ts";
 import { type ConnectionProblem, parseRetryAfter } from "./failure.ts";
 import { OutboundQueue } from "./outbound-queue.ts";
+import { parseServerEvent } from "./parse-server-event.ts";
 import { appendEventJson, Base64PcmDecoder, base64Length } from "./pcm-base64.ts";
 import type {
   ClientEvent,
@@ -16,8 +18,6 @@ import type {
   SessionConfig,
   SessionInfo,
 } from "./protocol.ts";
-import { parseServerEvent } from "./protocol.ts";
-import { TypedEmitter } from "./typed-emitter.ts";
 
 /**
  * One Voice Live WebSocket connection: connect, await `session.created`, configure, typed events

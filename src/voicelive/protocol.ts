@@ -574,5 +574,3 @@ export type ServerEvent =
 
 export type ServerEventType = ServerEvent["type"];
 export type ServerEventOf<T extends ServerEventType> = Extract<ServerEvent, { type: T }>;
-
-export { type ParseResult, parseServerEvent } from "./parse-server-event.ts";

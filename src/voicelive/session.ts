@@ -1,6 +1,7 @@
 import type { TokenCredential } from "@azure/identity";
 import type { AzureVoiceLiveConfig } from "../config.ts";
 import { type Logger, log } from "../log.ts";
+import { TypedEmitter } from "../util/typed-emitter.ts";
 import { type ConnectionAuth, createAuth } from "./auth.ts";
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
 import type { SessionTarget } from "./capabilities.ts";
@@ -24,7 +25,6 @@ import {
   sharedConnectionLimiter,
 } from "./rate-limiter.ts";
 import { diffSessionConfig, validateSessionConfig } from "./session-config.ts";
-import { TypedEmitter } from "./typed-emitter.ts";
 import { buildVoiceLiveUrl } from "./url.ts";
 
 /**

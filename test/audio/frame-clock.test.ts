@@ -8,32 +8,32 @@ import { FrameClock, type FrameClockScheduler } from "../../src/audio/frame-cloc
  */
 class SimulatedTime implements FrameClockScheduler {
   now = 1_000;
-  private timers: { at: number; callback: () => void; id: number }[] = [];
-  private nextId = 1;
+  #timers: { at: number; callback: () => void; id: number }[] = [];
+  #nextId = 1;
   lateness: () => number = () => 0;
 
   schedule(callback: () => void, delayMs: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ at: this.now + delayMs + this.lateness(), callback, id });
+    const id = this.#nextId++;
+    this.#timers.push({ at: this.now + delayMs + this.lateness(), callback, id });
     return id;
   }
 
   cancel(handle: unknown): void {
-    this.timers = this.timers.filter((timer) => timer.id !== handle);
+    this.#timers = this.#timers.filter((timer) => timer.id !== handle);
   }
 
   get pending(): number {
-    return this.timers.length;
+    return this.#timers.length;
   }
 
   /** Runs every timer due up to `now + ms`, in order, advancing the clock to each. */
   advance(ms: number): void {
     const end = this.now + ms;
     for (;;) {
-      this.timers.sort((a, b) => a.at - b.at);
-      const next = this.timers[0];
+      this.#timers.sort((a, b) => a.at - b.at);
+      const next = this.#timers[0];
       if (next === undefined || next.at > end) break;
-      this.timers.shift();
+      this.#timers.shift();
       this.now = Math.max(this.now, next.at);
       next.callback();
     }

@@ -3,11 +3,8 @@ import { sine, whiteNoise } from "../../src/audio/analysis.ts";
 import {
   applyGain,
   downmixStereo,
-  floatToPcm16,
   isSilent,
   mixSaturating,
-  pcm16ToFloat,
-  peakAbs,
   rms,
   saturate16,
   upmixMono,
@@ -71,25 +68,6 @@ describe("mixSaturating", () => {
   });
 });
 
-describe("float conversion", () => {
-  it("maps PCM16 into [-1, 1) and back exactly", () => {
-    const pcm = Int16Array.from({ length: 65_536 }, (_, i) => i - 32_768);
-    const float = new Float32Array(pcm.length);
-    pcm16ToFloat(pcm, float);
-    expect(float[0]).toBe(-1);
-    expect(Math.max(...float)).toBeLessThan(1);
-    const back = new Int16Array(pcm.length);
-    floatToPcm16(float, back);
-    expect(back).toEqual(pcm);
-  });
-
-  it("clamps floats outside [-1, 1]", () => {
-    const out = new Int16Array(2);
-    floatToPcm16(Float32Array.of(1.5, -2), out);
-    expect(Array.from(out)).toEqual([32767, -32768]);
-  });
-});
-
 describe("applyGain (ducking)", () => {
   it("scales in place and saturates", () => {
     const pcm = Int16Array.of(1000, -1000, 20_000, -20_000);
@@ -118,12 +96,6 @@ describe("rms and isSilent", () => {
     expect(isSilent(whiteNoise(960, 2, 20))).toBe(true);
     expect(isSilent(sine(200, 48_000, 960, 1_000))).toBe(false);
     expect(isSilent(sine(200, 48_000, 960, 1_000), 1_000)).toBe(true);
-  });
-
-  it("peakAbs finds the loudest sample of either sign, including -32768", () => {
-    expect(peakAbs(Int16Array.of(3, -7, 5))).toBe(7);
-    expect(peakAbs(Int16Array.of(0, -32768, 32767))).toBe(32768);
-    expect(peakAbs(new Int16Array(0))).toBe(0);
   });
 
   it("saturate16 rounds and clamps", () => {

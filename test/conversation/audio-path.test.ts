@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
-import { sleep, toneFrames, waitFor } from "../sim/harness.ts";
+import { sleep, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
 import {
   alignedCorrelation,
   atRate,

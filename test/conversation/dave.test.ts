@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { SimGuild, SimHarness } from "../../src/sim/harness.ts";
-import { sleep, waitFor } from "../sim/harness.ts";
+import { sleep, waitFor } from "../sim/voice-test-kit.ts";
 import {
   alignedCorrelation,
   decodeBotSpeech,

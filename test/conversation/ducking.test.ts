@@ -3,7 +3,7 @@ import { FRAME_SAMPLES_48K } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder } from "../../src/audio/opus.ts";
 import { defaultPersona } from "../../src/persona.ts";
 import type { BotPacket } from "../../src/sim/voice-server.ts";
-import { sleep, toneFrames } from "../sim/harness.ts";
+import { sleep, toneFrames } from "../sim/voice-test-kit.ts";
 import { useHarness } from "./helpers.ts";
 
 /**

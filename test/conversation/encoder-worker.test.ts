@@ -3,7 +3,7 @@ import { FRAME_SAMPLES_24K } from "../../src/audio/constants.ts";
 import { InlineOutputEncoder, type OutputEncoderSink } from "../../src/audio/output-encoder.ts";
 import { EncoderWorker } from "../../src/conversation/encoder-worker.ts";
 import { createMemoryLogger } from "../../src/log.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 
 /**
  * The output encoder worker (the fix for guild count measured in bench "capacity") must produce

@@ -12,7 +12,7 @@ import {
   type SimHarnessOptions,
 } from "../../src/sim/harness.ts";
 import type { BotPacket } from "../../src/sim/voice-server.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 
 /** Conversation tests: the real bot path over both loopback servers, and how to judge its audio. */
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Metrics } from "../../src/metrics/metrics.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 import { fixtureFrames, useHarness } from "./helpers.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { createHook } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
 import { SimHarness } from "../../src/sim/harness.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 import { fixtureFrames } from "./helpers.ts";
 
 /**

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { SimHarness } from "../../src/sim/harness.ts";
 import { memoryAfterGc } from "../reliability/helpers.ts";
-import { encodeFrames, toneFrames, waitFor } from "../sim/harness.ts";
+import { encodeFrames, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
 
 /**
  * People come and go in a long-lived channel: each who speaks gets a decoder, a resampler and a

@@ -8,7 +8,7 @@ import { commandPayload } from "../../src/discord/registry.ts";
 import { LoopbackDiscord, type SimGuildHandle } from "../../src/sim/discord/index.ts";
 import { trustLoopbackCertificate } from "../../src/sim/tls.ts";
 import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 
 /**
  * `npm start` as an operator runs it (src/main.ts in its own process, configured only by its

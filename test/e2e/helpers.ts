@@ -1,5 +1,5 @@
 import type { AppHarness } from "../../src/sim/app-harness.ts";
-import { encodeFrames, speechFrames, waitFor } from "../sim/harness.ts";
+import { encodeFrames, speechFrames, waitFor } from "../sim/voice-test-kit.ts";
 
 /** The weather question, as Opus packets a member's client would send. */
 export const QUESTION = encodeFrames(speechFrames("speech-weather-question.wav", 150));

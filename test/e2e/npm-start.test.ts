@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrames, speechFrames, waitFor } from "../sim/harness.ts";
+import { encodeFrames, speechFrames, waitFor } from "../sim/voice-test-kit.ts";
 import { type BotProcess, logMessages, startBotProcess } from "./bot-process.ts";
 
 /** `npm start` itself, in its own process, against a loopback Discord it knows only by DISCORD_API_URL. */

@@ -4,7 +4,7 @@ import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
 import type { SimGuildHandle } from "../../src/sim/discord/index.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 import { type BotProcess, logMessages, startBotProcess } from "./bot-process.ts";
 
 /**

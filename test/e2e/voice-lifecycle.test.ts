@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { AppHarness } from "../../src/sim/app-harness.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 import { askAndHear, botPackets, heardBy, QUESTION, voiceLiveSessions } from "./helpers.ts";
 import { captureLogs } from "./logs.ts";
 

@@ -2,7 +2,8 @@
 import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 import { correlationAtLag } from "../../src/audio/analysis.ts";
-import { createInputResampler, readWav } from "../../src/audio/index.ts";
+import { createInputResampler } from "../../src/audio/resample.ts";
+import { readWav } from "../../src/audio/wav.ts";
 import type { ServerEvent, ServerEventOf, ServerEventType } from "../../src/voicelive/protocol.ts";
 
 export const FIXTURES = new URL("../fixtures/", import.meta.url);

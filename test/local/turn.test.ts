@@ -1,6 +1,6 @@
 /** Spoken turns over a real WebSocket: VAD, commit, echo reply, barge-in, formats. */
 import { afterEach, describe, expect, it } from "vitest";
-import { decodeMuLaw, encodeMuLaw } from "../../src/audio/index.ts";
+import { decodeMuLaw, encodeMuLaw } from "../../src/audio/g711.ts";
 import { convertSampleRate } from "../../src/audio/rate-convert.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
 import { base64ToPcm, concatPcm, loadSpeech, peakCorrelation, TestClient } from "./helpers.ts";

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { sleep, waitFor } from "../sim/harness.ts";
+import { sleep, waitFor } from "../sim/voice-test-kit.ts";
 import {
   activeResources,
   errorCapturingLogger,

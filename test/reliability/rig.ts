@@ -7,7 +7,7 @@ import type { Logger } from "../../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../../src/persona.ts";
 import { type SimGuild, SimHarness } from "../../src/sim/harness.ts";
 import type { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
-import { encodeFrames, speechFrames, uniqueGuildId, waitFor } from "../sim/harness.ts";
+import { encodeFrames, speechFrames, uniqueGuildId, waitFor } from "../sim/voice-test-kit.ts";
 
 /**
  * The reliability and security suites' view of the simulator's harness (src/sim/harness.ts): one

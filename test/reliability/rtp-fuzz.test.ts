@@ -11,7 +11,7 @@ import {
   sleep,
   speechFrames,
   waitFor,
-} from "../sim/harness.ts";
+} from "../sim/voice-test-kit.ts";
 import { useTestBed } from "../voice/testbed.ts";
 import {
   MiB,

@@ -5,7 +5,7 @@ import { base64Length } from "../../src/voicelive/pcm-base64.ts";
 import { ConnectionRateLimiter } from "../../src/voicelive/rate-limiter.ts";
 import { VoiceLiveSession } from "../../src/voicelive/session.ts";
 import { buildSessionConfig } from "../../src/voicelive/session-config.ts";
-import { encodeFrames, speechFrames, waitFor } from "../sim/harness.ts";
+import { encodeFrames, speechFrames, waitFor } from "../sim/voice-test-kit.ts";
 import {
   errorCapturingLogger,
   MiB,

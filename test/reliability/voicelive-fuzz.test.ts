@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 import {
   type FakeConnection,
   type FakeService,

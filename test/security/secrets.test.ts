@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { configSecrets, loadConfig } from "../../src/config.ts";
 import { createMemoryLogger, type Logger, log, registerSecret, setRootLogger } from "../../src/log.ts";
 import { type Rig, rigAzure, startRig } from "../reliability/rig.ts";
-import { waitFor } from "../sim/harness.ts";
+import { waitFor } from "../sim/voice-test-kit.ts";
 import { type RecordingProxy, startRecordingProxy } from "./recording-proxy.ts";
 
 /**

@@ -12,7 +12,7 @@ import {
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { trustLoopbackCertificate } from "../../src/sim/tls.ts";
 import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
-import { uniqueGuildId, waitFor } from "./harness.ts";
+import { uniqueGuildId, waitFor } from "./voice-test-kit.ts";
 
 /*
  * DAVE end to end between the real @discordjs/voice client (davey inside) and the loopback voice

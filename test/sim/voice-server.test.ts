@@ -14,7 +14,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { loopbackTlsIdentity, trustLoopbackCertificate } from "../../src/sim/tls.ts";
 import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
-import { sleep, uniqueGuildId, waitFor } from "./harness.ts";
+import { sleep, uniqueGuildId, waitFor } from "./voice-test-kit.ts";
 
 const BOT = "100000000000000001";
 const ALICE = "200000000000000002";

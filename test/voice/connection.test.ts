@@ -4,7 +4,7 @@ import type { CloseAction } from "../../src/sim/voice-server.ts";
 import type { ManagedVoiceConnection, VoiceEnd } from "../../src/voice/connection.ts";
 import { OpusQueuePlayer } from "../../src/voice/opus-queue-player.ts";
 import { SpeakerReceiver } from "../../src/voice/speaker-receiver.ts";
-import { encodeFrames, toneFrames, waitFor } from "../sim/harness.ts";
+import { encodeFrames, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
 import { type TestBed, useTestBed } from "./testbed.ts";
 
 const ALICE = "200000000000000002";

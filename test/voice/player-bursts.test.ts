@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { BotPacket } from "../../src/sim/voice-server.ts";
 import { OpusQueuePlayer } from "../../src/voice/opus-queue-player.ts";
-import { sleep, waitFor } from "../sim/harness.ts";
+import { sleep, waitFor } from "../sim/voice-test-kit.ts";
 import { useTestBed } from "../voice/testbed.ts";
 
 /**
@@ -32,14 +32,14 @@ describe("OpusQueuePlayer bursts", () => {
   it("hands a burst's first frame to the connection as soon as the burst starts", async () => {
     const managed = bed.join();
     await managed.ready();
-    const player = new OpusQueuePlayer<string>();
+    const player = new OpusQueuePlayer<number>();
     player.attach(managed.connection);
     bed.cleanup(() => player.destroy());
-    const sent: number[] = [];
-    player.onFrameSent((_, index) => sent.push(index));
+    const sent: (number | undefined)[] = [];
+    player.onFrameSent((index) => sent.push(index));
 
     const frames = markedFrames(1, 3);
-    for (const frame of frames) player.enqueue(frame, "a");
+    for (const [i, frame] of frames.entries()) player.enqueue(frame, i);
     expect(sent).toEqual([0]);
     expect(player.framesSent).toBe(1);
 

@@ -10,7 +10,7 @@ import {
   speechFrames,
   toneFrames,
   waitFor,
-} from "../sim/harness.ts";
+} from "../sim/voice-test-kit.ts";
 import { useTestBed } from "./testbed.ts";
 
 const bed = useTestBed();
@@ -38,10 +38,10 @@ function markedFrames(tagByte: number, count: number): Buffer[] {
 describe("OpusQueuePlayer", () => {
   it("plays queued speech that the server decodes to what was encoded, counting every frame", async () => {
     const { managed, player } = await playerOnConnection();
-    const sent: [string | undefined, number][] = [];
-    player.onFrameSent((tag, index) => sent.push([tag, index]));
+    const sent: (string | undefined)[] = [];
+    player.onFrameSent((tag) => sent.push(tag));
     const frames = encodeFrames(speechFrames("speech-interruption.wav", 40));
-    for (const frame of frames) player.enqueue(frame, "item-1");
+    for (const [i, frame] of frames.entries()) player.enqueue(frame, `item-1:${i}`);
     player.markComplete();
 
     await waitFor(() => !player.playing && audible(managed.guildId).length === 40, "the whole item");
@@ -49,7 +49,7 @@ describe("OpusQueuePlayer", () => {
     expect(captured).toEqual(frames);
     expect(bestFrameCorrelation(decodeToMono(captured), decodeToMono(frames), 0)).toBeGreaterThan(0.999);
     expect(player.framesSent).toBe(40);
-    expect(sent).toEqual(frames.map((_, i) => ["item-1", i]));
+    expect(sent).toEqual(frames.map((_, i) => `item-1:${i}`));
     await waitFor(() => bed.server.botAudio(managed.guildId).at(-1)?.isSilence === true, "trailing silence");
   });
 

@@ -10,7 +10,7 @@ import {
   speechFrames,
   toneFrames,
   waitFor,
-} from "../sim/harness.ts";
+} from "../sim/voice-test-kit.ts";
 import { useTestBed } from "./testbed.ts";
 
 const ALICE = "200000000000000002";

@@ -3,7 +3,7 @@ import { afterEach, beforeAll, beforeEach } from "vitest";
 import { trustLoopbackCertificate } from "../../src/sim/tls.ts";
 import { LoopbackVoiceServer, type LoopbackVoiceServerOptions } from "../../src/sim/voice-server.ts";
 import { ManagedVoiceConnection, type ManagedVoiceConnectionOptions } from "../../src/voice/connection.ts";
-import { uniqueGuildId } from "../sim/harness.ts";
+import { uniqueGuildId } from "../sim/voice-test-kit.ts";
 
 export const BOT_ID = "100000000000000001";
 export const CHANNEL_ID = "300000000000000003";

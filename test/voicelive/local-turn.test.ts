@@ -1,7 +1,8 @@
 /** One spoken turn end to end: VoiceLiveSession against the local Voice Live server. */
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { createInputResampler, readWav } from "../../src/audio/index.ts";
+import { createInputResampler } from "../../src/audio/resample.ts";
+import { readWav } from "../../src/audio/wav.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { defaultPersona } from "../../src/persona.ts";

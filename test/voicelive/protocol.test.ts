@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseServerEvent } from "../../src/voicelive/protocol.ts";
+import { parseServerEvent } from "../../src/voicelive/parse-server-event.ts";
 
 const scoped = { response_id: "resp_1", item_id: "item_1", output_index: 0, content_index: 0 };
 

@@ -3,7 +3,7 @@
  * events the bot does not act on are skipped quietly (never "unknown", never "invalid").
  */
 import { describe, expect, it } from "vitest";
-import { parseServerEvent } from "../../src/voicelive/protocol.ts";
+import { parseServerEvent } from "../../src/voicelive/parse-server-event.ts";
 
 const parse = (value: Record<string, unknown>) =>
   parseServerEvent(JSON.stringify({ event_id: "e1", ...value }));

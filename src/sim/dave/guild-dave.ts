@@ -43,15 +43,15 @@ export interface GuildDaveOptions {
 
 export class GuildDave {
   readonly group: DaveGroup;
-  private readonly members = new Map<string, SimDaveMember>();
-  private readonly logger: Logger;
+  readonly #members = new Map<string, SimDaveMember>();
+  readonly #logger: Logger;
   readonly botFaults: BotDaveFaults = { corruptNextToBot: false, dropFromBot: [] };
-  private captureFailures = 0;
-  private captureOpened = 0;
-  private departedEncrypted = 0;
+  #captureFailures = 0;
+  #captureOpened = 0;
+  #departedEncrypted = 0;
 
   constructor(options: GuildDaveOptions) {
-    this.logger = options.logger;
+    this.#logger = options.logger;
     this.group = new DaveGroup(options);
   }
 
@@ -61,27 +61,27 @@ export class GuildDave {
 
   /** A simulated user joined the channel: they become a pending member with their own session. */
   addUser(userId: string): void {
-    if (this.members.has(userId)) return;
-    const member = new SimDaveMember(userId, this.group, this.logger);
-    this.members.set(userId, member);
+    if (this.#members.has(userId)) return;
+    const member = new SimDaveMember(userId, this.group, this.#logger);
+    this.#members.set(userId, member);
     this.group.join(userId, member.link);
   }
 
   removeUser(userId: string): void {
-    const member = this.members.get(userId);
+    const member = this.#members.get(userId);
     if (member === undefined) return;
-    this.members.delete(userId);
-    this.departedEncrypted += member.encrypted;
+    this.#members.delete(userId);
+    this.#departedEncrypted += member.encrypted;
     member.leave();
     this.group.leave(userId);
   }
 
   member(userId: string): SimDaveMember | undefined {
-    return this.members.get(userId);
+    return this.#members.get(userId);
   }
 
   faults(userId: string): MemberFaults | undefined {
-    return this.members.get(userId)?.faults;
+    return this.#members.get(userId)?.faults;
   }
 
   /** The bot has its Session Description: it joins as a pending member over `link`. */
@@ -120,7 +120,7 @@ export class GuildDave {
     if (Buffer.isBuffer(payload)) {
       if (op === DAVE_OP.KeyPackage) this.group.onKeyPackage(userId, Buffer.from(payload));
       else if (op === DAVE_OP.CommitWelcome) this.group.onCommitWelcome(userId, Buffer.from(payload));
-      else this.logger.warn({ userId, op }, "ignored a binary DAVE op from the bot");
+      else this.#logger.warn({ userId, op }, "ignored a binary DAVE op from the bot");
       return;
     }
     const transitionId = typeof payload.transition_id === "number" ? payload.transition_id : undefined;
@@ -133,7 +133,7 @@ export class GuildDave {
 
   /** What a simulated user puts on the wire for an Opus frame. */
   protect(userId: string, opus: Uint8Array): Uint8Array {
-    return this.members.get(userId)?.protect(opus) ?? opus;
+    return this.#members.get(userId)?.protect(opus) ?? opus;
   }
 
   /**
@@ -143,34 +143,34 @@ export class GuildDave {
    */
   openBotFrame(botUserId: string, frame: Buffer): Buffer | undefined {
     if (!isDaveFrame(frame)) return frame;
-    for (const member of this.members.values()) {
+    for (const member of this.#members.values()) {
       if (!member.ready) continue;
       const opus = member.open(botUserId, frame);
       if (opus !== undefined) {
-        this.captureOpened++;
+        this.#captureOpened++;
         return opus;
       }
     }
-    this.captureFailures++;
+    this.#captureFailures++;
     return undefined;
   }
 
   report(): DaveReport {
-    let encryptedFrames = this.departedEncrypted;
-    for (const member of this.members.values()) encryptedFrames += member.encrypted;
+    let encryptedFrames = this.#departedEncrypted;
+    for (const member of this.#members.values()) encryptedFrames += member.encrypted;
     return {
       protocolVersion: DAVE_PROTOCOL_VERSION,
       epoch: Number(this.group.epoch),
       ...this.group.counts,
-      decryptFailures: this.captureFailures,
-      decryptedFrames: this.captureOpened,
+      decryptFailures: this.#captureFailures,
+      decryptedFrames: this.#captureOpened,
       encryptedFrames,
     };
   }
 
   close(): void {
-    for (const member of this.members.values()) member.leave();
-    this.members.clear();
+    for (const member of this.#members.values()) member.leave();
+    this.#members.clear();
     this.group.close();
   }
 }

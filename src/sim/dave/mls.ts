@@ -63,13 +63,13 @@ export function snowflakeBytes(id: string): Buffer {
 
 /** The voice gateway's signing identity: one per server, as Discord has one per media session. */
 export class ExternalSender {
-  private readonly privateKey: KeyObject;
+  readonly #privateKey: KeyObject;
   /** ExternalSender { SignaturePublicKey signature_key; Credential credential; } — the op 25 payload. */
   readonly package: Buffer;
 
   constructor() {
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "prime256v1" });
-    this.privateKey = privateKey;
+    this.#privateKey = privateKey;
     // SPKI for P-256 ends with the 65-byte uncompressed point MLS wants as the signature key.
     const spki = publicKey.export({ format: "der", type: "spki" });
     const point = spki.subarray(spki.length - 65);
@@ -79,15 +79,15 @@ export class ExternalSender {
 
   /** An external Add proposal for a member's KeyPackage (as op 26 carries it), as an MLSMessage. */
   addProposal(groupId: Buffer, epoch: bigint, keyPackage: Uint8Array): Buffer {
-    return this.proposal(groupId, epoch, Buffer.concat([u16(PROPOSAL_ADD), keyPackage]));
+    return this.#proposal(groupId, epoch, Buffer.concat([u16(PROPOSAL_ADD), keyPackage]));
   }
 
   /** An external Remove proposal for a leaf index, as an MLSMessage. */
   removeProposal(groupId: Buffer, epoch: bigint, leafIndex: number): Buffer {
-    return this.proposal(groupId, epoch, Buffer.concat([u16(PROPOSAL_REMOVE), u32(leafIndex)]));
+    return this.#proposal(groupId, epoch, Buffer.concat([u16(PROPOSAL_REMOVE), u32(leafIndex)]));
   }
 
-  private proposal(groupId: Buffer, epoch: bigint, proposal: Buffer): Buffer {
+  #proposal(groupId: Buffer, epoch: bigint, proposal: Buffer): Buffer {
     const content = Buffer.concat([
       vector(groupId),
       u64(epoch),
@@ -101,7 +101,7 @@ export class ExternalSender {
     // the group id and epoch to sign (RFC 9420 §6.1).
     const tbs = Buffer.concat([u16(MLS_VERSION_10), u16(WIRE_FORMAT_PUBLIC_MESSAGE), content]);
     const signContent = Buffer.concat([vector(SIGN_LABEL), vector(tbs)]);
-    const signature = sign("sha256", signContent, this.privateKey); // DER, as MLS ECDSA expects
+    const signature = sign("sha256", signContent, this.#privateKey); // DER, as MLS ECDSA expects
     return Buffer.concat([u16(MLS_VERSION_10), u16(WIRE_FORMAT_PUBLIC_MESSAGE), content, vector(signature)]);
   }
 }
@@ -121,29 +121,29 @@ export interface CommitWelcome {
 
 class Reader {
   offset = 0;
-  private readonly bytes: Buffer;
+  readonly #bytes: Buffer;
   constructor(bytes: Buffer) {
-    this.bytes = bytes;
+    this.#bytes = bytes;
   }
 
   u8(): number {
-    this.need(1);
-    return this.bytes[this.offset++]!;
+    this.#need(1);
+    return this.#bytes[this.offset++]!;
   }
   u16(): number {
-    this.need(2);
-    const value = this.bytes.readUInt16BE(this.offset);
+    this.#need(2);
+    const value = this.#bytes.readUInt16BE(this.offset);
     this.offset += 2;
     return value;
   }
   u64(): bigint {
-    this.need(8);
-    const value = this.bytes.readBigUInt64BE(this.offset);
+    this.#need(8);
+    const value = this.#bytes.readBigUInt64BE(this.offset);
     this.offset += 8;
     return value;
   }
   skip(count: number): void {
-    this.need(count);
+    this.#need(count);
     this.offset += count;
   }
   vectorLength(): number {
@@ -152,8 +152,8 @@ class Reader {
     if (prefix === 0) return first & 0x3f;
     if (prefix === 1) return ((first & 0x3f) << 8) | this.u8();
     if (prefix === 2) {
-      this.need(3);
-      const value = ((first & 0x3f) << 24) | this.bytes.readUIntBE(this.offset, 3);
+      this.#need(3);
+      const value = ((first & 0x3f) << 24) | this.#bytes.readUIntBE(this.offset, 3);
       this.offset += 3;
       return value;
     }
@@ -162,8 +162,8 @@ class Reader {
   skipVector(): void {
     this.skip(this.vectorLength());
   }
-  private need(count: number): void {
-    if (this.offset + count > this.bytes.length) throw new Error("truncated MLS message");
+  #need(count: number): void {
+    if (this.offset + count > this.#bytes.length) throw new Error("truncated MLS message");
   }
 }
 

@@ -3,7 +3,7 @@
  * to know about each item's audio. Bounded: past `maxItems` the oldest items are forgotten.
  */
 import type { ConversationItem, MessageItem } from "../voicelive/protocol.ts";
-import type { InvalidParam } from "./session-config.ts";
+import type { InvalidParam } from "./session-types.ts";
 
 export interface StoredItem {
   readonly item: ConversationItem;
@@ -11,7 +11,7 @@ export interface StoredItem {
   readonly audioMs: number;
 }
 
-export class Conversation {
+export class ConversationItems {
   readonly #maxItems: number;
   readonly #order: string[] = [];
   readonly #items = new Map<string, StoredItem>();

@@ -19,6 +19,15 @@ export class TypedEmitter<Events extends EventSignatures<Events>> {
     return () => this.off(name, listener);
   }
 
+  /** Adds a listener that is removed after its first call. */
+  once<K extends keyof Events>(name: K, listener: Events[K]): () => void {
+    const detach = this.on(name, ((...args: Parameters<Events[K]>) => {
+      detach();
+      (listener as (...a: Parameters<Events[K]>) => void)(...args);
+    }) as Events[K]);
+    return detach;
+  }
+
   off<K extends keyof Events>(name: K, listener: Events[K]): void {
     const list = this.#listeners.get(name);
     if (list === undefined) return;
