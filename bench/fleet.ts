@@ -1,6 +1,6 @@
-import type { BargeInInfo, ConversationObserver } from "../src/conversation/conversation.ts";
+import type { BargeInInfo, BridgeObserver } from "../src/bridge/guild-bridge.ts";
+import type { PlaybackItem } from "../src/bridge/ports.ts";
 import { ConversationManager } from "../src/conversation/manager.ts";
-import type { PlaybackItem } from "../src/conversation/playback-ledger.ts";
 import { createLogger } from "../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../src/persona.ts";
 import { trustLoopbackCertificate } from "../src/sim/tls.ts";
@@ -19,7 +19,7 @@ export interface SentFrame {
   readonly at: number;
 }
 
-export class GuildRecord implements ConversationObserver {
+export class GuildRecord implements BridgeObserver {
   readonly guildId: string;
   readonly userId: string;
   readonly #keepFrames: boolean;

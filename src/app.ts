@@ -6,10 +6,10 @@
 import type { TokenCredential } from "@azure/identity";
 import { type Client, DiscordjsError, DiscordjsErrorCodes, Events, ShardClientUtil } from "discord.js";
 import { COMMANDS } from "../commands/index.ts";
+import type { BridgeObserver } from "./bridge/guild-bridge.ts";
+import type { Backend } from "./bridge/types.ts";
 import type { Config } from "./config.ts";
-import type { ConversationObserver } from "./conversation/conversation.ts";
 import { ConversationManager } from "./conversation/manager.ts";
-import type { Backend } from "./conversation/types.ts";
 import { AutoLeave } from "./discord/auto-leave.ts";
 import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
 import { inviteUrl } from "./discord/permissions.ts";
@@ -34,7 +34,7 @@ export interface BotAppOptions {
   /** Entra ID credential for Azure without an API key (default DefaultAzureCredential). */
   readonly credential?: TokenCredential;
   /** Per-guild conversation hooks (the simulator records with them). */
-  readonly observe?: (guildId: string) => ConversationObserver | undefined;
+  readonly observe?: (guildId: string) => BridgeObserver | undefined;
   /** What /status calls the backend when `config.azure` points at a local stand-in. */
   readonly backendLabel?: Backend;
   /** @discordjs/voice connection group (several apps in one process). */

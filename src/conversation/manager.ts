@@ -1,23 +1,19 @@
 import { randomBytes } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { FrameClock } from "../audio/frame-clock.ts";
+import { type BridgeObserver, GuildBridge, type UsageDelta } from "../bridge/guild-bridge.ts";
+import type { Backend, ConversationStatus, PersonaApplyResult } from "../bridge/types.ts";
 import { type AzureVoiceLiveConfig, type Config, sessionTarget } from "../config.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
 import { type Logger, registerSecret } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
 import { ManagedVoiceConnection } from "../voice/connection.ts";
+import { DiscordVoiceChannel } from "../voice/voice-channel.ts";
 import { DEFAULT_API_VERSION, DEFAULT_MODEL } from "../voicelive/capabilities.ts";
 import { VoiceLiveSession } from "../voicelive/session.ts";
 import { buildSessionConfig } from "../voicelive/session-config.ts";
-import { Conversation, type ConversationObserver, type UsageDelta } from "./conversation.ts";
-import type {
-  Backend,
-  ConversationControl,
-  ConversationStatus,
-  JoinRequest,
-  PersonaApplyResult,
-} from "./types.ts";
+import type { ConversationControl, JoinRequest } from "./types.ts";
 
 /**
  * All of the process's conversations, one per guild, ticked by one shared 20 ms clock. Implements
@@ -46,7 +42,7 @@ export interface ConversationManagerOptions {
   /** Entra ID credential for Azure without an API key (default DefaultAzureCredential). */
   readonly credential?: TokenCredential;
   /** Per-guild hooks for the simulator and benchmarks. */
-  readonly observe?: (guildId: string) => ConversationObserver | undefined;
+  readonly observe?: (guildId: string) => BridgeObserver | undefined;
   /** @discordjs/voice connection group (benchmarks run several managers in one process). */
   readonly voiceGroup?: string;
   /** What /status and /join call the backend, when `config.azure` points at a local server. */
@@ -59,7 +55,7 @@ export class ConversationManager implements ConversationControl {
   readonly backend: Backend;
   readonly #options: ConversationManagerOptions;
   readonly #log: Logger;
-  readonly #conversations = new Map<string, Conversation>();
+  readonly #conversations = new Map<string, GuildBridge>();
   readonly #joining = new Set<string>();
   readonly #clock: FrameClock;
   #local: Promise<LocalVoiceLiveServer> | undefined;
@@ -93,7 +89,7 @@ export class ConversationManager implements ConversationControl {
     return this.#conversations.get(guildId)?.status();
   }
 
-  conversation(guildId: string): Conversation | undefined {
+  conversation(guildId: string): GuildBridge | undefined {
     return this.#conversations.get(guildId);
   }
 
@@ -133,17 +129,23 @@ export class ConversationManager implements ConversationControl {
       });
       const [started] = await Promise.all([session.start(), voice.ready()]);
       if (!started.ok) throw new Error(`Could not start the voice service session: ${started.message}`);
-      const conversation = new Conversation({
+      const inputRate = this.#options.config.voiceLive.inputSampleRate;
+      const framesIn = this.#options.metrics?.framesIn;
+      const channel = new DiscordVoiceChannel({
+        voice,
+        inputRate,
+        isAllowedSpeaker: request.isAllowedSpeaker,
+        ...(framesIn === undefined ? {} : { onSpeakerFrame: () => framesIn.inc() }),
+        logger: log,
+      });
+      const conversation = new GuildBridge({
         guildId,
-        channelId: request.channelId,
-        initiatorId: request.initiatorId,
         backend: this.backend,
         settings: request.settings,
-        voice,
-        session,
+        voice: channel,
+        realtime: session,
         sessionConfig: (settings) => buildSessionConfig(settings.persona, this.#sessionOptions(settings)),
-        inputRate: this.#options.config.voiceLive.inputSampleRate,
-        isAllowedSpeaker: request.isAllowedSpeaker,
+        inputRate,
         notify: request.notify,
         ...(request.captions === undefined ? {} : { captions: request.captions }),
         usage: (delta) => this.#recordUsage(guildId, delta),

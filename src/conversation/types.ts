@@ -1,12 +1,11 @@
 import type { DiscordGatewayAdapterCreator } from "@discordjs/voice";
+import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } from "../bridge/types.ts";
 import type { GuildSettings } from "../persona.ts";
 
 /**
  * What the Discord face (commands, main) needs from the conversation layer. The commands depend on
  * this interface only, so they can be tested with a double and the layer can grow behind it.
  */
-
-export type Backend = "azure" | "local";
 
 export interface JoinRequest {
   readonly guildId: string;
@@ -23,38 +22,6 @@ export interface JoinRequest {
   /** Sends or edits caption messages; absent when captions are off. */
   readonly captions?: CaptionSink;
 }
-
-export interface CaptionSink {
-  /** Returns a handle to edit the same message later. */
-  post(text: string): Promise<string | undefined>;
-  edit(handle: string, text: string): Promise<void>;
-}
-
-export interface LatencyFigures {
-  readonly p50: number;
-  readonly p99: number;
-}
-
-export interface ConversationStatus {
-  readonly guildId: string;
-  readonly channelId: string;
-  readonly backend: Backend;
-  readonly voiceConnection: string;
-  readonly voiceLive: string;
-  readonly startedAt: number;
-  readonly speakers: number;
-  readonly botSpeaking: boolean;
-  readonly bridgeInputLatencyMs: LatencyFigures | undefined;
-  readonly bridgeOutputLatencyMs: LatencyFigures | undefined;
-  /** From the end of a user's speech to the bot's first audio packet, last few turns. */
-  readonly recentResponseMs: readonly number[];
-  /** DAVE decrypt failures per speaker (user id -> frames lost to DAVE). */
-  readonly daveDecryptFailures?: Readonly<Record<string, number>>;
-  /** Times the bot rejoined because a speaker stayed undecryptable. */
-  readonly daveRecoveries?: number;
-}
-
-export type PersonaApplyResult = "applied" | "restarted" | "not-running";
 
 export interface ConversationControl {
   readonly backend: Backend;

@@ -1,5 +1,5 @@
 import type { APIEmbed, APIEmbedField } from "discord.js";
-import type { Backend, ConversationStatus, LatencyFigures } from "../conversation/types.ts";
+import type { Backend, ConversationStatus, LatencyFigures } from "../bridge/types.ts";
 import type { CaptionSettings, GuildSettings, ListenPolicy, Persona } from "../persona.ts";
 import type { UsageTotals } from "../store/guild-store.ts";
 import type { ShardPosition } from "./context.ts";

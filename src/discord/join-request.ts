@@ -1,4 +1,5 @@
-import type { CaptionSink, JoinRequest } from "../conversation/types.ts";
+import type { CaptionSink } from "../bridge/types.ts";
+import type { JoinRequest } from "../conversation/types.ts";
 import type { Logger } from "../log.ts";
 import type { GuildSettings } from "../persona.ts";
 import type { SettingsStore } from "../store/guild-store.ts";

@@ -9,6 +9,9 @@ import { OpusFrameEncoder } from "../audio/opus.ts";
 import { isSilent } from "../audio/pcm.ts";
 import { convertSampleRate } from "../audio/rate-convert.ts";
 import type { WavAudio } from "../audio/wav.ts";
+import type { BargeInInfo, BridgeObserver } from "../bridge/guild-bridge.ts";
+import { LatencyRecorder } from "../bridge/latency.ts";
+import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../bridge/types.ts";
 import {
   type AzureVoiceLiveConfig,
   type Config,
@@ -17,10 +20,7 @@ import {
   loadConfig,
   sessionTarget,
 } from "../config.ts";
-import type { BargeInInfo, ConversationObserver } from "../conversation/conversation.ts";
-import { LatencyRecorder } from "../conversation/latency.ts";
 import { ConversationManager } from "../conversation/manager.ts";
-import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../conversation/types.ts";
 import { commandPayload } from "../discord/registry.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
 import { type Logger, log } from "../log.ts";
@@ -553,7 +553,7 @@ export class SimGuild {
   /** Application mode: the messages the bot posted in this server (notices, captions), with edits. */
   readonly messages: ChannelMessage[] = [];
   readonly record: GuildRecord = emptyRecord();
-  readonly observer: ConversationObserver;
+  readonly observer: BridgeObserver;
   readonly captionSink: CaptionSink;
   readonly #harness: SimHarness;
   readonly #recordAudio: boolean;
@@ -748,7 +748,7 @@ export class SimGuild {
     return pairPlayedFrames(this.record.handed, this.packets);
   }
 
-  #createObserver(inputRate: number): ConversationObserver {
+  #createObserver(inputRate: number): BridgeObserver {
     const record = this.record;
     const recordAudio = this.#recordAudio;
     return {

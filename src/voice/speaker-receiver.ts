@@ -6,15 +6,10 @@ import {
   type VoiceReceiver,
   type VoiceUserData,
 } from "@discordjs/voice";
-import { OpusFrameDecoder } from "../audio/opus.ts";
+import type { SpeakerSource } from "../bridge/ports.ts";
 import { type Logger, log } from "../log.ts";
 import { isDaveFrame } from "./dave-recovery.ts";
-
-/**
- * Receives one decoded 20 ms frame: 1920 interleaved stereo samples at 48 kHz, in a buffer that is
- * reused for the speaker's next frame (copy what you keep). `receivedAt` is performance.now().
- */
-export type SpeakerFrameHandler = (userId: string, pcmStereo48k: Int16Array, receivedAt: number) => void;
+import { Speaker } from "./speaker.ts";
 
 /** Whether a user may be heard (not a bot, allowed by the guild's policy). Asked once per user. */
 export type SpeakerPredicate = (userId: string) => boolean | Promise<boolean>;
@@ -33,30 +28,11 @@ export interface SpeakerStats {
 export interface SpeakerReceiverOptions {
   readonly receiver: VoiceReceiver;
   readonly isAllowed: SpeakerPredicate;
-  readonly onFrame: SpeakerFrameHandler;
-  /** A user left the channel (Discord's op 13): whatever was kept for them can go. */
-  readonly onLeft?: (userId: string) => void;
+  /** The session's input rate: every speaker's frames are resampled to it. */
+  readonly inputRate: 24_000 | 16_000;
+  /** Told after each frame reaches a speaker's ring (metrics count them; tests take them out). */
+  readonly onFrame?: (speaker: SpeakerSource) => void;
   readonly logger?: Logger;
-}
-
-class Speaker {
-  readonly userId: string;
-  readonly decoder = new OpusFrameDecoder();
-  stream: AudioReceiveStream | undefined;
-  framesReceived = 0;
-  streamErrors = 0;
-  daveUndecrypted = 0;
-  handlerErrors = 0;
-  /** Packets that arrived while the allow decision was pending, with their arrival times. */
-  readonly held: Buffer[] = [];
-  readonly heldAt: number[] = [];
-  /** One listener per speaker for every subscription: no per-frame closures. */
-  readonly onData: (packet: Buffer) => void;
-
-  constructor(userId: string, onData: (speaker: Speaker, packet: Buffer) => void) {
-    this.userId = userId;
-    this.onData = (packet) => onData(this, packet);
-  }
 }
 
 type Decision = boolean | "pending";
@@ -65,7 +41,8 @@ type Decision = boolean | "pending";
 const MAX_HELD_PACKETS = 25;
 
 /**
- * Turns a voice connection's per-user Opus streams into decoded PCM frames, one decoder per speaker.
+ * Turns a voice connection's per-user Opus streams into each speaker's queue of frames at the input
+ * rate, one `Speaker` per person listened to, freed when they leave the channel.
  * A user is subscribed synchronously inside the receiver's speaking "start" handler, which the
  * library fires before it looks up subscriptions, so the first packet is kept. A stream that closes
  * (the library destroys it when a packet fails to decrypt) is replaced at once.
@@ -73,18 +50,21 @@ const MAX_HELD_PACKETS = 25;
 export class SpeakerReceiver {
   readonly #receiver: VoiceReceiver;
   readonly #isAllowed: SpeakerPredicate;
-  readonly #onFrame: SpeakerFrameHandler;
-  readonly #onLeft: ((userId: string) => void) | undefined;
+  readonly #inputRate: 24_000 | 16_000;
+  readonly #onFrame: ((speaker: SpeakerSource) => void) | undefined;
   readonly #logger: Logger;
   readonly #speakers = new Map<string, Speaker>();
+  /** The same speakers as an array, so the mixer walks them every tick without an iterator. */
+  readonly #list: Speaker[] = [];
+  #jitterDropsOfGone = 0;
   readonly #decisions = new Map<string, Decision>();
   #closed = false;
 
   constructor(options: SpeakerReceiverOptions) {
     this.#receiver = options.receiver;
     this.#isAllowed = options.isAllowed;
+    this.#inputRate = options.inputRate;
     this.#onFrame = options.onFrame;
-    this.#onLeft = options.onLeft;
     this.#logger = (options.logger ?? log).child({
       guildId: options.receiver.voiceConnection.joinConfig.guildId,
       component: "speaker-receiver",
@@ -94,12 +74,24 @@ export class SpeakerReceiver {
     this.#receiver.voiceConnection.on("stateChange", this.#onConnectionState);
   }
 
+  /** Everyone listened to now (including those whose allow decision is pending, with empty rings). */
+  get speakers(): readonly SpeakerSource[] {
+    return this.#list;
+  }
+
+  /** Frames lost in jitter rings, since this receiver started (speakers who left included). */
+  get jitterDrops(): number {
+    let dropped = this.#jitterDropsOfGone;
+    for (const speaker of this.#list) dropped += speaker.ring.dropped;
+    return dropped;
+  }
+
   /** Per-speaker counters, for /status and diagnostics. */
   stats(): SpeakerStats[] {
     return [...this.#speakers.values()].map((speaker) => ({
       userId: speaker.userId,
       framesReceived: speaker.framesReceived,
-      decodeErrors: speaker.decoder.errors,
+      decodeErrors: speaker.decodeErrors,
       streamErrors: speaker.streamErrors,
       daveUndecrypted: speaker.daveUndecrypted,
     }));
@@ -119,15 +111,15 @@ export class SpeakerReceiver {
 
   #forgetSpeaker(speaker: Speaker): void {
     this.#speakers.delete(speaker.userId);
-    speaker.held.length = 0;
-    speaker.heldAt.length = 0;
+    this.#list.splice(this.#list.indexOf(speaker), 1);
+    this.#jitterDropsOfGone += speaker.ring.dropped;
     const stream = speaker.stream;
     speaker.stream = undefined;
     if (stream !== undefined) {
       stream.off("data", speaker.onData);
       stream.destroy();
     }
-    speaker.decoder.destroy();
+    speaker.destroy();
   }
 
   /** Stops listening and frees every decoder. Called by itself when the connection is destroyed. */
@@ -189,8 +181,9 @@ export class SpeakerReceiver {
   #subscribe(userId: string): void {
     let speaker = this.#speakers.get(userId);
     if (speaker === undefined) {
-      speaker = new Speaker(userId, this.#handlePacket);
+      speaker = new Speaker(userId, this.#inputRate, this.#handlePacket);
       this.#speakers.set(userId, speaker);
+      this.#list.push(speaker);
     }
     // subscribe() hands back the live stream if there is one (ignoring options), else a new one.
     const stream = this.#receiver.subscribe(userId);
@@ -235,9 +228,9 @@ export class SpeakerReceiver {
   };
 
   #deliver(speaker: Speaker, packet: Buffer, receivedAt: number): void {
-    const pcm = speaker.decoder.decode(packet);
     try {
-      this.#onFrame(speaker.userId, pcm, receivedAt);
+      speaker.accept(packet, receivedAt);
+      this.#onFrame?.(speaker);
     } catch (error) {
       // A throw here would reach the library's receive loop, which destroys the stream.
       if (speaker.handlerErrors++ === 0)
@@ -247,7 +240,6 @@ export class SpeakerReceiver {
 
   readonly #onUserLeft = (data: VoiceUserData): void => {
     this.dropSpeaker(data.userId);
-    this.#onLeft?.(data.userId);
   };
 
   readonly #onConnectionState = (_old: VoiceConnectionState, state: VoiceConnectionState): void => {

@@ -25,6 +25,12 @@ import {
   sharedConnectionLimiter,
 } from "./rate-limiter.ts";
 import { diffSessionConfig, validateSessionConfig } from "./session-config.ts";
+import type {
+  ReconnectingInfo,
+  SessionState,
+  SessionUpdateOutcome,
+  VoiceLiveSessionEvents,
+} from "./session-events.ts";
 import { buildVoiceLiveUrl } from "./url.ts";
 
 /**
@@ -35,36 +41,6 @@ import { buildVoiceLiveUrl } from "./url.ts";
  * opens a fresh session and swaps over (make before break). Audio offered while no socket is up
  * is dropped and counted, never queued.
  */
-
-export type SessionState = "idle" | "connecting" | "ready" | "reconnecting" | "closing" | "closed" | "failed";
-
-type ServerEventListeners = {
-  [K in Exclude<ServerEventType, "response.audio.delta">]: (event: ServerEventOf<K>) => void;
-} & {
-  /** `pcm` is a reused buffer, valid until the listener returns: copy what you keep. */
-  "response.audio.delta": (event: ResponseAudioDeltaEvent, pcm: Int16Array) => void;
-};
-
-export interface ReconnectingInfo {
-  /** 1 for the first retry after a failure or drop. */
-  readonly attempt: number;
-  readonly delayMs: number;
-  readonly reason: string;
-}
-
-export interface SessionLifecycleListeners {
-  state: (state: SessionState, previous: SessionState) => void;
-  /** A retry is scheduled (after a drop, or a failed first connect). */
-  reconnecting: (info: ReconnectingInfo) => void;
-  /** Back after a drop, with the configuration re-applied; the conversation history is new. */
-  reconnected: (info: { readonly attempts: number; readonly session: SessionInfo }) => void;
-  /** Swapped to a fresh session before the time limit (or for a voice change). */
-  rollover: (info: { readonly reason: string; readonly session: SessionInfo }) => void;
-  /** Given up; `message` says why in words a server admin can act on. */
-  failed: (info: { readonly message: string }) => void;
-}
-
-export type VoiceLiveSessionEvents = ServerEventListeners & SessionLifecycleListeners;
 
 export interface VoiceLiveSessionOptions {
   readonly azure: AzureVoiceLiveConfig;
@@ -98,13 +74,6 @@ export interface VoiceLiveSessionOptions {
 export type StartOutcome =
   | { readonly ok: true; readonly session: SessionInfo }
   | { readonly ok: false; readonly message: string };
-
-export type SessionUpdateOutcome =
-  | { readonly outcome: "unchanged" | "applied" | "restarted" }
-  /** Not connected right now: applied on the next connect. */
-  | { readonly outcome: "deferred" }
-  | { readonly outcome: "invalid"; readonly problems: readonly string[] }
-  | { readonly outcome: "rejected"; readonly message: string };
 
 type Established =
   | {

@@ -1,11 +1,6 @@
 import type { APIModalInteractionResponseCallbackData } from "discord.js";
-import type {
-  Backend,
-  ConversationControl,
-  ConversationStatus,
-  JoinRequest,
-  PersonaApplyResult,
-} from "../../src/conversation/types.ts";
+import type { Backend, ConversationStatus, PersonaApplyResult } from "../../src/bridge/types.ts";
+import type { ConversationControl, JoinRequest } from "../../src/conversation/types.ts";
 import type {
   ChannelInfo,
   CommandContext,

@@ -1,7 +1,7 @@
 import type { TokenCredential } from "@azure/identity";
+import type { ConversationStatus } from "../../src/bridge/types.ts";
 import type { AzureVoiceLiveConfig } from "../../src/config.ts";
 import type { ConversationManager } from "../../src/conversation/manager.ts";
-import type { ConversationStatus } from "../../src/conversation/types.ts";
 import type { LocalVoiceLiveServer } from "../../src/local/server.ts";
 import type { Logger } from "../../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../../src/persona.ts";

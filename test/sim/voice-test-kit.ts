@@ -3,7 +3,9 @@ import { correlationAtLag } from "../../src/audio/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder, OpusFrameEncoder } from "../../src/audio/opus.ts";
 import { upmixMono } from "../../src/audio/pcm.ts";
+import { createInputResampler } from "../../src/audio/resample.ts";
 import { readWav } from "../../src/audio/wav.ts";
+import type { SpeakerSource } from "../../src/bridge/ports.ts";
 
 /** Shared helpers for tests that run the real @discordjs/voice client against the loopback server. */
 
@@ -88,23 +90,50 @@ export function decodeToMono(packets: readonly Uint8Array[]): Float64Array {
   return out;
 }
 
-/** Left channel of collected stereo frames. */
-export function leftChannel(frames: readonly Int16Array[]): Float64Array {
-  const out = new Float64Array(frames.length * FRAME_SAMPLES_48K);
-  frames.forEach((frame, f) => {
-    for (let i = 0; i < FRAME_SAMPLES_48K; i++) out[f * FRAME_SAMPLES_48K + i] = frame[2 * i]!;
-  });
+/** The frames one after another, as one signal. */
+export function joined(frames: readonly Int16Array[]): Float64Array {
+  const length = frames.reduce((sum, frame) => sum + frame.length, 0);
+  const out = new Float64Array(length);
+  let at = 0;
+  for (const frame of frames) {
+    out.set(frame, at);
+    at += frame.length;
+  }
   return out;
+}
+
+/** Takes a copy of the oldest frame out of a speaker's ring. */
+export function takeFrame(speaker: SpeakerSource): Int16Array {
+  const frame = speaker.ring.oldest().slice();
+  speaker.ring.shift();
+  return frame;
+}
+
+/** What the bot's input path makes of a 48 kHz mono signal: the same anti-aliased 24 kHz. */
+export function atInputRate(mono48k: Float64Array): Float64Array {
+  const resampler = createInputResampler(24_000);
+  const frame = new Int16Array(FRAME_SAMPLES_48K);
+  const frames: Int16Array[] = [];
+  for (let at = 0; at + FRAME_SAMPLES_48K <= mono48k.length; at += FRAME_SAMPLES_48K) {
+    for (let i = 0; i < FRAME_SAMPLES_48K; i++) frame[i] = mono48k[at + i]!;
+    frames.push(resampler.process(frame).slice());
+  }
+  return joined(frames);
 }
 
 /**
  * Normalized correlation of `a` against `b` at the best whole-frame offset of up to `maxFrameLag`
  * frames either way (lost leading frames shift a stream by whole frames), over their overlap.
  */
-export function bestFrameCorrelation(a: Float64Array, b: Float64Array, maxFrameLag = 3): number {
+export function bestFrameCorrelation(
+  a: Float64Array,
+  b: Float64Array,
+  maxFrameLag = 3,
+  frameSamples: number = FRAME_SAMPLES_48K,
+): number {
   let best = -1;
   for (let lag = -maxFrameLag; lag <= maxFrameLag; lag++) {
-    best = Math.max(best, correlationAtLag(a, b, -lag * FRAME_SAMPLES_48K));
+    best = Math.max(best, correlationAtLag(a, b, -lag * frameSamples));
   }
   return best;
 }

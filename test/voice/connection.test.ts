@@ -4,7 +4,7 @@ import type { CloseAction } from "../../src/sim/voice-server.ts";
 import type { ManagedVoiceConnection, VoiceEnd } from "../../src/voice/connection.ts";
 import { OpusQueuePlayer } from "../../src/voice/opus-queue-player.ts";
 import { SpeakerReceiver } from "../../src/voice/speaker-receiver.ts";
-import { encodeFrames, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
+import { encodeFrames, takeFrame, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
 import { type TestBed, useTestBed } from "./testbed.ts";
 
 const ALICE = "200000000000000002";
@@ -25,7 +25,8 @@ async function assertAudioFlowsBothWays(testBed: TestBed, managed: ManagedVoiceC
   const receiver = new SpeakerReceiver({
     receiver: managed.connection.receiver,
     isAllowed: () => true,
-    onFrame: (_userId, pcm) => heard.push(pcm[0]!),
+    inputRate: 24_000,
+    onFrame: (speaker) => heard.push(takeFrame(speaker)[0]!),
   });
   const player = new OpusQueuePlayer();
   player.attach(managed.connection);

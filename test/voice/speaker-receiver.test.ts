@@ -2,12 +2,14 @@ import { describe, expect, it } from "vitest";
 import type { ManagedVoiceConnection } from "../../src/voice/connection.ts";
 import { type SpeakerPredicate, SpeakerReceiver } from "../../src/voice/speaker-receiver.ts";
 import {
+  atInputRate,
   bestFrameCorrelation,
   decodeToMono,
   encodeFrames,
-  leftChannel,
+  joined,
   sleep,
   speechFrames,
+  takeFrame,
   toneFrames,
   waitFor,
 } from "../sim/voice-test-kit.ts";
@@ -24,7 +26,7 @@ interface Heard {
   readonly receiver: SpeakerReceiver;
 }
 
-/** Joins, listens with `isAllowed`, and keeps a copy of every decoded frame per user. */
+/** Joins, listens with `isAllowed`, and keeps a copy of every frame (24 kHz mono) per user. */
 async function listen(
   isAllowed: SpeakerPredicate = () => true,
 ): Promise<Heard & { managed: ManagedVoiceConnection }> {
@@ -34,10 +36,11 @@ async function listen(
   const receiver = new SpeakerReceiver({
     receiver: managed.connection.receiver,
     isAllowed,
-    onFrame: (userId, pcm) => {
-      const list = frames.get(userId) ?? [];
-      if (list.length === 0) frames.set(userId, list);
-      list.push(pcm.slice());
+    inputRate: 24_000,
+    onFrame: (speaker) => {
+      const list = frames.get(speaker.userId) ?? [];
+      if (list.length === 0) frames.set(speaker.userId, list);
+      list.push(takeFrame(speaker));
     },
   });
   bed.cleanup(() => receiver.close());
@@ -70,12 +73,12 @@ describe("SpeakerReceiver", () => {
     ]);
     await waitFor(() => frames.get(ALICE)?.length === 50 && frames.get(BOB)?.length === 50, "50 frames each");
 
-    const heardAlice = leftChannel(frames.get(ALICE)!);
-    const heardBob = leftChannel(frames.get(BOB)!);
+    const heardAlice = joined(frames.get(ALICE)!);
+    const heardBob = joined(frames.get(BOB)!);
     // Lag 0 only: a lost first packet would shift the whole stream by a frame.
-    expect(bestFrameCorrelation(heardAlice, decodeToMono(alice), 0)).toBeGreaterThan(0.999);
-    expect(bestFrameCorrelation(heardBob, decodeToMono(bob), 0)).toBeGreaterThan(0.999);
-    expect(bestFrameCorrelation(heardAlice, decodeToMono(bob), 3)).toBeLessThan(0.5);
+    expect(bestFrameCorrelation(heardAlice, atInputRate(decodeToMono(alice)), 0, 480)).toBeGreaterThan(0.999);
+    expect(bestFrameCorrelation(heardBob, atInputRate(decodeToMono(bob)), 0, 480)).toBeGreaterThan(0.999);
+    expect(bestFrameCorrelation(heardAlice, atInputRate(decodeToMono(bob)), 3, 480)).toBeLessThan(0.5);
     expect(receiver.stats()).toEqual(
       expect.arrayContaining([
         { userId: ALICE, framesReceived: 50, decodeErrors: 0, streamErrors: 0, daveUndecrypted: 0 },
@@ -116,9 +119,9 @@ describe("SpeakerReceiver", () => {
       bed.server.speakAs(managed.guildId, BOB, { pcm: toneFrames(440, 20) }),
     ]);
     await waitFor(() => frames.get(ALICE)?.length === 20, "all 20 of Alice's frames");
-    expect(bestFrameCorrelation(leftChannel(frames.get(ALICE)!), decodeToMono(alice), 0)).toBeGreaterThan(
-      0.999,
-    );
+    expect(
+      bestFrameCorrelation(joined(frames.get(ALICE)!), atInputRate(decodeToMono(alice)), 0, 480),
+    ).toBeGreaterThan(0.999);
     expect(frames.get(BOB)).toBeUndefined();
   });
 

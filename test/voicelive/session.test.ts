@@ -4,13 +4,9 @@ import { createMemoryLogger } from "../../src/log.ts";
 import { defaultPersona } from "../../src/persona.ts";
 import type { SessionConfig } from "../../src/voicelive/protocol.ts";
 import { ConnectionRateLimiter } from "../../src/voicelive/rate-limiter.ts";
-import {
-  type ReconnectingInfo,
-  type SessionState,
-  VoiceLiveSession,
-  type VoiceLiveSessionOptions,
-} from "../../src/voicelive/session.ts";
+import { VoiceLiveSession, type VoiceLiveSessionOptions } from "../../src/voicelive/session.ts";
 import { buildSessionConfig } from "../../src/voicelive/session-config.ts";
+import type { ReconnectingInfo, SessionState } from "../../src/voicelive/session-events.ts";
 import {
   type FakeService,
   type FakeServiceOptions,

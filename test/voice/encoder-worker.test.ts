@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { FRAME_SAMPLES_24K } from "../../src/audio/constants.ts";
 import { InlineOutputEncoder, type OutputEncoderSink } from "../../src/audio/output-encoder.ts";
-import { EncoderWorker } from "../../src/conversation/encoder-worker.ts";
 import { createMemoryLogger } from "../../src/log.ts";
+import { EncoderWorker } from "../../src/voice/encoder-worker.ts";
 import { waitFor } from "../sim/voice-test-kit.ts";
 
 /**

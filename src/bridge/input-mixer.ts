@@ -1,8 +1,9 @@
 import { isSilent, mixSaturating } from "../audio/pcm.ts";
+import type { SpeakerSource } from "./ports.ts";
 
 /**
- * The input side of a guild between per-speaker resampling and `input_audio_buffer.append`:
- * a small jitter queue per speaker and one saturating mix per clock tick.
+ * The input side of a guild between the speakers' jitter rings and `input_audio_buffer.append`:
+ * one saturating mix per clock tick.
  *
  * Discord sends nothing while nobody talks, but server VAD needs audio
  * to hear a turn end. So every tick appends while speech is flowing and for `tailMs` after the last
@@ -10,16 +11,6 @@ import { isSilent, mixSaturating } from "../audio/pcm.ts";
  * channel costs no tokens. The tail counts audio time (frames appended), not wall time, so a stalled event
  * loop cannot shorten it.
  */
-
-interface SpeakerQueue {
-  readonly speakerId: string;
-  readonly frames: Int16Array[];
-  readonly receivedAt: Float64Array;
-  head: number;
-  size: number;
-  /** A frame of this speaker went into the last tick's mix. */
-  heardLastTick: boolean;
-}
 
 export interface MixedFrame {
   /**
@@ -36,7 +27,6 @@ export interface MixedFrame {
 export interface InputMixerOptions {
   readonly frameSamples: number;
   readonly tailMs: number;
-  readonly maxQueuedFrames?: number;
   readonly frameMs?: number;
   /** Called for every queued frame mixed: how long our code held it, Discord packet in -> now. */
   readonly onFrameLatency?: (ms: number) => void;
@@ -52,13 +42,8 @@ export interface InputMixerOptions {
 }
 
 export class InputMixer {
-  readonly #frameSamples: number;
-  readonly #maxQueued: number;
   readonly #tailFrames: number;
   readonly #onFrameLatency: ((ms: number) => void) | undefined;
-  readonly #queues = new Map<string, SpeakerQueue>();
-  /** The same queues as an array, so the tick walks them without allocating an iterator. */
-  readonly #queueList: SpeakerQueue[] = [];
   readonly #mixInputs: Int16Array[] = [];
   readonly #catchUp: boolean;
   /** The mix of one tick: one frame, or two when a late frame was waited for. */
@@ -71,11 +56,8 @@ export class InputMixer {
   #framesSinceSpeech = Number.POSITIVE_INFINITY;
   /** Frame periods not yet appended because the mixer waited for a late frame (0 or 1). */
   #owedFrames = 0;
-  #droppedFrames = 0;
 
   constructor(options: InputMixerOptions) {
-    this.#frameSamples = options.frameSamples;
-    this.#maxQueued = options.maxQueuedFrames ?? 3;
     this.#tailFrames = Math.ceil(options.tailMs / (options.frameMs ?? 20));
     this.#onFrameLatency = options.onFrameLatency;
     this.#catchUp = options.catchUp ?? false;
@@ -85,80 +67,35 @@ export class InputMixer {
     this.#result = { pcm: this.#views[0]!, speech: false, speakers: this.#speakers };
   }
 
-  /** Frames dropped because a speaker's jitter queue was full (oldest first). */
-  get droppedFrames(): number {
-    return this.#droppedFrames;
-  }
-
-  /** Whether the guild is currently appending (speech flowing or within the silence tail). */
-  get active(): boolean {
-    return this.#framesSinceSpeech <= this.#tailFrames || this.#hasQueuedFrames();
-  }
-
-  /** Copies one 20 ms mono frame of a speaker into its queue. */
-  push(speakerId: string, pcm: Int16Array, receivedAt: number): void {
-    let queue = this.#queues.get(speakerId);
-    if (queue === undefined) {
-      queue = {
-        speakerId,
-        frames: Array.from({ length: this.#maxQueued }, () => new Int16Array(this.#frameSamples)),
-        receivedAt: new Float64Array(this.#maxQueued),
-        head: 0,
-        size: 0,
-        heardLastTick: false,
-      };
-      this.#queues.set(speakerId, queue);
-      this.#queueList.push(queue);
-    }
-    if (queue.size === this.#maxQueued) {
-      queue.head = (queue.head + 1) % this.#maxQueued;
-      queue.size--;
-      this.#droppedFrames++;
-    }
-    const slot = (queue.head + queue.size) % this.#maxQueued;
-    const frame = queue.frames[slot]!;
-    const length = Math.min(pcm.length, frame.length);
-    frame.set(length === pcm.length ? pcm : pcm.subarray(0, length));
-    if (length < frame.length) frame.fill(0, length);
-    queue.receivedAt[slot] = receivedAt;
-    queue.size++;
-  }
-
-  removeSpeaker(speakerId: string): void {
-    const queue = this.#queues.get(speakerId);
-    if (queue === undefined) return;
-    this.#queues.delete(speakerId);
-    this.#queueList.splice(this.#queueList.indexOf(queue), 1);
-  }
-
   /**
    * Takes one frame from each speaker (two each when catching up on a late frame) and mixes them.
    * Returns the audio to append, or undefined when the guild should append nothing this tick.
    */
-  tick(now: number): MixedFrame | undefined {
-    const frames = this.#catchUp ? this.#framesToMix() : 1;
+  tick(now: number, speakers: readonly SpeakerSource[]): MixedFrame | undefined {
+    const frames = this.#catchUp ? this.#framesToMix(speakers) : 1;
     if (frames === 0) return undefined;
     this.#speakers.length = 0;
     let speech = false;
-    for (let i = 0; i < this.#queueList.length; i++) this.#queueList[i]!.heardLastTick = false;
+    for (let i = 0; i < speakers.length; i++) speakers[i]!.ring.heardLastTick = false;
     for (let f = 0; f < frames; f++) {
       this.#mixInputs.length = 0;
       let frameSpeech = false;
-      for (let i = 0; i < this.#queueList.length; i++) {
-        const queue = this.#queueList[i]!;
-        if (queue.size === 0) continue;
-        const frame = queue.frames[queue.head]!;
-        this.#onFrameLatency?.(now - queue.receivedAt[queue.head]!);
-        queue.head = (queue.head + 1) % this.#maxQueued;
-        queue.size--;
-        queue.heardLastTick = true;
+      for (let i = 0; i < speakers.length; i++) {
+        const speaker = speakers[i]!;
+        const ring = speaker.ring;
+        if (ring.size === 0) continue;
+        // Mixed before the shift, so the ring cannot hand this slot to a new frame in between.
+        const frame = ring.oldest();
+        this.#onFrameLatency?.(now - ring.oldestReceivedAt());
+        ring.heardLastTick = true;
         this.#mixInputs.push(frame);
         if (!isSilent(frame)) {
           frameSpeech = true;
-          if (!this.#speakers.includes(queue.speakerId)) this.#speakers.push(queue.speakerId);
+          if (!this.#speakers.includes(speaker.userId)) this.#speakers.push(speaker.userId);
         }
       }
       mixSaturating(this.#mixInputs, this.#mixInputs.length, this.#views[f]!);
+      for (let i = 0; i < speakers.length; i++) speakers[i]!.ring.shift();
       // The tail is counted in frames of audio, not ticks: a tick may carry two frames.
       if (frameSpeech) {
         speech = true;
@@ -182,11 +119,11 @@ export class InputMixer {
    * How many frame periods this tick mixes when catching up: normally one; none while a speaker
    * heard on the last tick is missing a frame (once); two when every speaker has two queued.
    */
-  #framesToMix(): number {
+  #framesToMix(speakers: readonly SpeakerSource[]): number {
     let available = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < this.#queueList.length; i++) {
-      const queue = this.#queueList[i]!;
-      if (queue.size > 0 || queue.heardLastTick) available = Math.min(available, queue.size);
+    for (let i = 0; i < speakers.length; i++) {
+      const ring = speakers[i]!.ring;
+      if (ring.size > 0 || ring.heardLastTick) available = Math.min(available, ring.size);
     }
     if (available === Number.POSITIVE_INFINITY) {
       // Nobody is speaking: the tail goes on, and a period owed is paid in silence.
@@ -201,15 +138,10 @@ export class InputMixer {
     if (this.#owedFrames === 0) {
       this.#owedFrames = 1;
       // Whoever is still missing next tick has stopped or lost the packet: nobody waits twice.
-      for (let i = 0; i < this.#queueList.length; i++) this.#queueList[i]!.heardLastTick = false;
+      for (let i = 0; i < speakers.length; i++) speakers[i]!.ring.heardLastTick = false;
       return 0;
     }
     // Still missing a tick later: the frame is lost or very late; mix what there is.
     return 1;
-  }
-
-  #hasQueuedFrames(): boolean {
-    for (const queue of this.#queueList) if (queue.size > 0) return true;
-    return false;
   }
 }

@@ -1,32 +1,25 @@
-import { FRAME_MS, FRAME_SAMPLES_48K } from "../audio/constants.ts";
-import { downmixStereo } from "../audio/pcm.ts";
-import { createInputResampler, type StreamResampler } from "../audio/resample.ts";
+import { FRAME_MS } from "../audio/constants.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
-import type { ManagedVoiceConnection, VoiceEnd } from "../voice/connection.ts";
-import { DaveRecovery } from "../voice/dave-recovery.ts";
-import { OpusQueuePlayer } from "../voice/opus-queue-player.ts";
-import { type SpeakerPredicate, SpeakerReceiver } from "../voice/speaker-receiver.ts";
 import type {
   ClientEventType,
   ErrorDetails,
   ResponseAudioDeltaEvent,
   SessionConfig,
 } from "../voicelive/protocol.ts";
-import type { VoiceLiveSession } from "../voicelive/session.ts";
 import { CaptionComposer, CaptionWriter, cutTranscript, type SpeakerNames } from "./captions.ts";
-import { sharedEncoderWorker } from "./encoder-worker.ts";
+import { OutputHoldClock } from "./figures.ts";
 import { InputMixer } from "./input-mixer.ts";
 import { LatencyRecorder } from "./latency.ts";
-import { OutputFeeder } from "./output-feeder.ts";
-import { type PlaybackItem, PlaybackLedger, receivedMs } from "./playback-ledger.ts";
+import type { PlaybackItem, RealtimePort, VoiceChannelEnd, VoiceChannelPort } from "./ports.ts";
+import { RecentIds } from "./recent-ids.ts";
 import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } from "./types.ts";
 
 /**
- * One guild's conversation: Discord speakers -> Voice Live, and Voice Live's voice -> Discord, with
- * barge-in, ducking, captions and usage. It owns the guild's voice connection pieces (receiver,
- * player) and its Voice Live session; the manager owns the clock that ticks it.
+ * One guild's conversation, between its voice channel and its realtime session: speakers' mix ->
+ * the session, the session's voice -> the channel, with barge-in, ducking, captions and usage.
+ * It sees both sides only through their ports; the manager owns the clock that ticks it.
  */
 
 /** Ducked volume while a user talks over the bot: about -9 dB, still intelligible, clearly yielding. */
@@ -57,7 +50,7 @@ export interface BargeInInfo {
 }
 
 /** Hooks for the simulator, benchmarks and tests; none is needed in production. */
-export interface ConversationObserver {
+export interface BridgeObserver {
   /** Exactly the PCM appended to Voice Live (a reused buffer: copy it). */
   appended?(pcm: Int16Array, speech: boolean, at: number): void;
   /** A speaker's frame went into an append: how long our code held it (Discord packet in -> append). */
@@ -76,20 +69,19 @@ export interface ConversationObserver {
   itemTruncated?(itemId: string, audioEndMs: number): void;
 }
 
-export interface ConversationOptions {
+export type SessionConfigResult =
+  | { readonly ok: true; readonly config: SessionConfig }
+  | { readonly ok: false; readonly problems: readonly string[] };
+
+export interface GuildBridgeOptions {
   readonly guildId: string;
-  readonly channelId: string;
-  readonly initiatorId: string;
   readonly backend: Backend;
   readonly settings: GuildSettings;
-  readonly voice: ManagedVoiceConnection;
-  readonly session: VoiceLiveSession;
+  readonly voice: VoiceChannelPort;
+  readonly realtime: RealtimePort;
   /** Builds the session configuration for a persona; problems name the field. */
-  readonly sessionConfig: (
-    settings: GuildSettings,
-  ) => { ok: true; config: SessionConfig } | { ok: false; problems: readonly string[] };
+  readonly sessionConfig: (settings: GuildSettings) => SessionConfigResult;
   readonly inputRate: 24_000 | 16_000;
-  readonly isAllowedSpeaker: SpeakerPredicate;
   /** Posts a line in the chat of the voice channel the bot is in now. */
   readonly notify: (text: string, voiceChannelId: string) => Promise<void>;
   readonly captions?: CaptionSink;
@@ -100,35 +92,31 @@ export interface ConversationOptions {
   readonly idleTimeoutMs: number;
   /** Told once when the conversation ends by itself (idle, voice lost, Voice Live failed). */
   readonly onEnded: (reason: string) => void;
-  readonly observer?: ConversationObserver;
+  readonly observer?: BridgeObserver;
   readonly logger: Logger;
 }
 
-export class Conversation {
+export class GuildBridge {
   readonly guildId: string;
   readonly startedAt = Date.now();
-  readonly #options: ConversationOptions;
+  readonly #options: GuildBridgeOptions;
   readonly #log: Logger;
-  readonly #session: VoiceLiveSession;
-  readonly #voice: ManagedVoiceConnection;
-  readonly #player: OpusQueuePlayer<PlaybackItem>;
-  readonly #feeder: OutputFeeder;
+  readonly #realtime: RealtimePort;
+  readonly #voice: VoiceChannelPort;
   readonly #mixer: InputMixer;
-  readonly #ledger = new PlaybackLedger();
   readonly #inputLatency = new LatencyRecorder();
   readonly #outputLatency = new LatencyRecorder();
+  readonly #outputHold = new OutputHoldClock();
   readonly #recentResponseMs: number[] = [];
-  readonly #speakers = new Map<string, { resampler: StreamResampler; mono: Int16Array }>();
   readonly #transcripts = new Map<string, string>();
+  /** Responses cut by a barge-in: whatever still arrives of them is not played or captioned. */
+  readonly #cancelled = new RecentIds(64);
   readonly #detach: (() => void)[] = [];
-  #receiver: SpeakerReceiver;
   #settings: GuildSettings;
   #captionWriter: CaptionWriter | undefined;
   #composer: CaptionComposer | undefined;
-  #currentItem: PlaybackItem | undefined;
   #lastSpeechAt = Number.NEGATIVE_INFINITY;
   #awaitingFirstAudio = false;
-  #lastSlotAt = Number.NEGATIVE_INFINITY;
   /** Speech resets this (a number, not a timer per frame); housekeeping checks it. */
   #lastActivityAt = performance.now();
   #lastUsageFlushAt = performance.now();
@@ -142,15 +130,14 @@ export class Conversation {
     decode_error: 0,
     dave_decrypt: 0,
   };
-  readonly #dave: DaveRecovery;
   #ended = false;
 
-  constructor(options: ConversationOptions) {
+  constructor(options: GuildBridgeOptions) {
     this.#options = options;
     this.guildId = options.guildId;
     this.#settings = options.settings;
     this.#log = options.logger;
-    this.#session = options.session;
+    this.#realtime = options.realtime;
     this.#voice = options.voice;
     const tailMs = options.settings.persona.turnDetection.silenceDurationMs + 500;
     this.#mixer = new InputMixer({
@@ -159,22 +146,8 @@ export class Conversation {
       onFrameLatency: this.#recordInputLatency,
       catchUp: true,
     });
-    this.#player = new OpusQueuePlayer<PlaybackItem>({ logger: this.#log });
-    this.#player.attach(options.voice.connection);
-    this.#feeder = new OutputFeeder({
-      player: this.#player,
-      encoder: (sink) => sharedEncoderWorker().open(sink),
-      onFrameSent: this.#botFrameSent,
-    });
-    this.#receiver = this.#newReceiver();
-    this.#dave = new DaveRecovery({
-      connection: options.voice.connection,
-      speakers: () => this.#receiver.stats(),
-      onStuck: (userId) => this.#recoverDave(userId),
-      logger: this.#log,
-    });
     this.#configureCaptions(options.settings);
-    this.#wireSession();
+    this.#wireRealtime();
     this.#wireVoice();
     this.#housekeeping = setInterval(() => this.#housekeep(), HOUSEKEEPING_MS);
     this.#housekeeping.unref();
@@ -188,14 +161,15 @@ export class Conversation {
     return this.#settings;
   }
 
-  /** Frames dropped on the input side (jitter queues) and output side (buffer cap). */
+  /** Frames dropped on the input side (jitter rings) and output side (buffer cap). */
   get droppedFrames(): { input: number; output: number } {
-    return { input: this.#mixer.droppedFrames, output: this.#feeder.droppedFrames };
+    const counters = this.#voice.counters();
+    return { input: counters.jitterDrops, output: counters.outputDrops };
   }
 
   /** Input audio Voice Live never got: send buffer overflow, or offered while disconnected. */
   get voiceLiveDroppedAudioMs(): number {
-    return this.#session.droppedAudioMs;
+    return this.#realtime.droppedAudioMs;
   }
 
   /** The voice channel the bot is in now: a moderator may have moved it since the join. */
@@ -204,20 +178,21 @@ export class Conversation {
   }
 
   status(): ConversationStatus {
+    const counters = this.#voice.counters();
     return {
       guildId: this.guildId,
       channelId: this.channelId,
       backend: this.#options.backend,
       voiceConnection: this.#voice.status,
-      voiceLive: this.#session.state,
+      voiceLive: this.#realtime.state,
       startedAt: this.startedAt,
-      speakers: this.#speakers.size,
-      botSpeaking: this.#feeder.speaking,
+      speakers: this.#voice.speakers.length,
+      botSpeaking: this.#voice.botSpeaking,
       bridgeInputLatencyMs: this.#inputLatency.figures(),
       bridgeOutputLatencyMs: this.#outputLatency.figures(),
       recentResponseMs: [...this.#recentResponseMs],
-      daveDecryptFailures: this.#dave.failures(),
-      daveRecoveries: this.#dave.recoveries,
+      daveDecryptFailures: counters.daveFailuresBySpeaker,
+      daveRecoveries: counters.daveRejoins,
     };
   }
 
@@ -226,9 +201,9 @@ export class Conversation {
     if (this.#ended) return;
     // Hold times run to when the append really leaves: `now` is when the tick was due, and a late
     // tick (or one late in a long loop over guilds) would otherwise under-report them.
-    const frame = this.#mixer.tick(performance.now());
+    const frame = this.#mixer.tick(performance.now(), this.#voice.speakers);
     if (frame === undefined) return;
-    this.#session.appendAudio(frame.pcm);
+    this.#realtime.appendAudio(frame.pcm);
     const appendedMs = (frame.pcm.length * 1000) / this.#options.inputRate;
     this.#pendingUsage.appendedMs += appendedMs;
     this.#options.metrics?.framesAppended.inc(appendedMs / FRAME_MS);
@@ -247,16 +222,13 @@ export class Conversation {
     if (!built.ok) throw new Error(`invalid settings: ${built.problems.join("; ")}`);
     const listenChanged = JSON.stringify(settings.listen) !== JSON.stringify(this.#settings.listen);
     this.#settings = settings;
-    if (listenChanged) {
-      this.#receiver.close();
-      this.#receiver = this.#newReceiver();
-    }
-    if (!settings.persona.ducking) this.#feeder.setGain(1);
+    if (listenChanged) this.#voice.reconsiderSpeakers();
+    if (!settings.persona.ducking) this.#voice.setGain(1);
     this.#configureCaptions(settings);
-    const outcome = await this.#session.updateSession(built.config);
+    const outcome = await this.#realtime.updateSession(built.config);
     switch (outcome.outcome) {
       case "restarted":
-        this.#feeder.flush();
+        this.#voice.interrupt();
         return "restarted";
       case "invalid":
         throw new Error(`invalid settings: ${outcome.problems.join("; ")}`);
@@ -273,27 +245,12 @@ export class Conversation {
     this.#ended = true;
     this.#log.info({ reason }, "conversation ending");
     clearInterval(this.#housekeeping);
-    this.#dave.close();
     this.#reportDrops();
     for (const detach of this.#detach) detach();
-    this.#receiver.close();
-    this.#feeder.destroy();
-    this.#player.destroy();
     this.#captionWriter?.close();
     this.#voice.leave(reason);
     this.#flushUsage();
-    await this.#session.close();
-    this.#speakers.clear();
-  }
-
-  #newReceiver(): SpeakerReceiver {
-    return new SpeakerReceiver({
-      receiver: this.#voice.connection.receiver,
-      isAllowed: this.#options.isAllowedSpeaker,
-      onFrame: this.#onSpeakerFrame,
-      onLeft: this.#onSpeakerLeft,
-      logger: this.#log,
-    });
+    await this.#realtime.close();
   }
 
   #configureCaptions(settings: GuildSettings): void {
@@ -315,26 +272,6 @@ export class Conversation {
     );
   }
 
-  readonly #onSpeakerFrame = (userId: string, pcmStereo48k: Int16Array, receivedAt: number): void => {
-    let speaker = this.#speakers.get(userId);
-    if (speaker === undefined) {
-      speaker = {
-        resampler: createInputResampler(this.#options.inputRate),
-        mono: new Int16Array(FRAME_SAMPLES_48K),
-      };
-      this.#speakers.set(userId, speaker);
-    }
-    this.#options.metrics?.framesIn.inc();
-    downmixStereo(pcmStereo48k, speaker.mono);
-    this.#mixer.push(userId, speaker.resampler.process(speaker.mono), receivedAt);
-  };
-
-  /** Someone left: their resampler and mix queue go, so /status counts only who is here. */
-  readonly #onSpeakerLeft = (userId: string): void => {
-    this.#speakers.delete(userId);
-    this.#mixer.removeSpeaker(userId);
-  };
-
   readonly #recordInputLatency = (ms: number): void => {
     this.#inputLatency.record(ms);
     this.#options.metrics?.inputLatency.observe(ms / 1000);
@@ -343,12 +280,7 @@ export class Conversation {
 
   readonly #botFrameSent = (item: PlaybackItem, audioReceivedAt: number): void => {
     const now = performance.now();
-    // Held time: from when the frame could have gone out (its audio arrived and the previous frame
-    // of the burst left a frame period ago) to when the player took it.
-    const slot =
-      now - this.#lastSlotAt < 3 * FRAME_MS ? this.#lastSlotAt + FRAME_MS : Number.NEGATIVE_INFINITY;
-    this.#lastSlotAt = now;
-    const heldMs = Math.max(0, now - Math.max(audioReceivedAt, slot));
+    const heldMs = this.#outputHold.heldMs(now, audioReceivedAt);
     this.#outputLatency.record(heldMs);
     this.#options.metrics?.outputLatency.observe(heldMs / 1000);
     this.#options.metrics?.framesOut.inc();
@@ -366,47 +298,44 @@ export class Conversation {
     this.#options.observer?.botFrameSent?.(item, audioReceivedAt, now);
   };
 
-  #wireSession(): void {
-    const session = this.#session;
+  #wireRealtime(): void {
+    const realtime = this.#realtime;
     this.#detach.push(
-      session.on("input_audio_buffer.speech_started", (event) => {
+      realtime.on("input_audio_buffer.speech_started", (event) => {
         const now = performance.now();
         this.#options.observer?.speechStarted?.(now);
         this.#composer?.userTurnStarted(event.item_id);
         this.#bargeIn(now);
       }),
-      session.on("input_audio_buffer.speech_stopped", () => {
+      realtime.on("input_audio_buffer.speech_stopped", () => {
         this.#composer?.userTurnEnded();
         this.#options.observer?.speechStopped?.(performance.now());
       }),
-      session.on("response.output_item.added", (event) => {
+      realtime.on("response.output_item.added", (event) => {
         const item = event.item;
         if (item?.type === "message" && item.role === "assistant" && item.id !== undefined) {
           this.#composer?.assistantItemStarted(item.id);
         }
       }),
-      session.on("response.audio.delta", this.#onAudioDelta),
-      session.on("response.audio.done", (event) => {
-        const item = this.#ledger.find(event.item_id);
-        if (item !== undefined && !this.#ledger.isCancelled(event.response_id)) {
-          this.#feeder.endItem(item, performance.now());
-        }
+      realtime.on("response.audio.delta", this.#onAudioDelta),
+      realtime.on("response.audio.done", (event) => {
+        if (!this.#cancelled.has(event.response_id)) this.#voice.endItem(event.item_id, performance.now());
       }),
-      session.on("response.audio_transcript.delta", (event) => {
-        if (this.#ledger.isCancelled(event.response_id)) return;
+      realtime.on("response.audio_transcript.delta", (event) => {
+        if (this.#cancelled.has(event.response_id)) return;
         const text = (this.#transcripts.get(event.item_id) ?? "") + event.delta;
         this.#rememberTranscript(event.item_id, text);
       }),
-      session.on("response.audio_transcript.done", (event) => {
-        if (this.#ledger.isCancelled(event.response_id)) return;
+      realtime.on("response.audio_transcript.done", (event) => {
+        if (this.#cancelled.has(event.response_id)) return;
         // Kept while the item may still be playing: a barge-in then cuts it to what was heard.
         this.#rememberTranscript(event.item_id, event.transcript);
         this.#composer?.assistantTranscript(event.item_id, event.transcript, false);
       }),
-      session.on("conversation.item.input_audio_transcription.completed", (event) => {
+      realtime.on("conversation.item.input_audio_transcription.completed", (event) => {
         this.#composer?.userTranscript(event.item_id, event.transcript);
       }),
-      session.on("response.done", (event) => {
+      realtime.on("response.done", (event) => {
         this.#options.observer?.responseDone?.(event.response.status);
         const usage = event.response.usage;
         if (usage !== undefined && usage !== null) {
@@ -417,19 +346,18 @@ export class Conversation {
           this.#options.metrics?.tokens.inc({ direction: "output" }, usage.output_tokens ?? 0);
         }
       }),
-      session.on("conversation.item.truncated", (event) => {
+      realtime.on("conversation.item.truncated", (event) => {
         this.#options.observer?.itemTruncated?.(event.item_id, event.audio_end_ms);
       }),
-      session.on("error", (event) => {
+      realtime.on("error", (event) => {
         this.#options.observer?.voiceLiveError?.(event.error);
         this.#options.metrics?.voiceLiveErrors.inc({
           code: event.error.code ?? event.error.type ?? "unknown",
         });
       }),
-      session.on("reconnecting", (info) => {
+      realtime.on("reconnecting", (info) => {
         // The response in flight died with the socket; what is queued would answer a lost context.
-        this.#feeder.flush();
-        this.#currentItem = undefined;
+        this.#voice.interrupt();
         if (!this.#outageNotified) {
           this.#outageNotified = true;
           this.#options.metrics?.reconnects.inc({ side: "voicelive" });
@@ -439,11 +367,11 @@ export class Conversation {
           );
         }
       }),
-      session.on("reconnected", () => {
+      realtime.on("reconnected", () => {
         this.#outageNotified = false;
         this.#log.info("Voice Live reconnected; persona re-applied");
       }),
-      session.on("failed", (info) => {
+      realtime.on("failed", (info) => {
         this.#notify(`The voice service connection failed: ${info.message}`);
         this.#endBySelf(`Voice Live failed: ${info.message}`);
       }),
@@ -452,48 +380,36 @@ export class Conversation {
 
   #wireVoice(): void {
     const voice = this.#voice;
-    const onReconnecting = (info: { reason: string }): void => {
-      this.#options.metrics?.reconnects.inc({ side: "discord" });
-      this.#log.info({ reason: info.reason }, "Discord voice reconnecting; Voice Live session kept");
-    };
-    const onReady = (info: { reconnected: boolean }): void => {
-      if (info.reconnected) this.#log.info("Discord voice reconnected");
-    };
-    const onDestroyed = (end: VoiceEnd): void => {
-      if (end.kind !== "left") this.#notify(`Conversation ended: ${end.message}.`);
-      this.#endBySelf(end.message);
-    };
-    voice.on("reconnecting", onReconnecting);
-    voice.on("ready", onReady);
-    voice.on("destroyed", onDestroyed);
-    this.#detach.push(() => {
-      voice.off("reconnecting", onReconnecting);
-      voice.off("ready", onReady);
-      voice.off("destroyed", onDestroyed);
-    });
-    const speaking = voice.connection.receiver.speaking;
-    // Only people the bot listens to duck it: a music bot in the channel must not.
-    const onStart = (userId: string): void => {
-      if (this.#settings.persona.ducking && this.#feeder.speaking && this.#receiver.hears(userId)) {
-        this.#feeder.setGain(DUCK_GAIN);
-      }
-    };
-    const onEnd = (): void => {
-      if (speaking.users.size === 0) this.#feeder.setGain(1);
-    };
-    speaking.on("start", onStart);
-    speaking.on("end", onEnd);
-    this.#detach.push(() => {
-      speaking.off("start", onStart);
-      speaking.off("end", onEnd);
-    });
+    this.#detach.push(
+      voice.on("frameSent", this.#botFrameSent),
+      voice.on("reconnecting", (info) => {
+        this.#options.metrics?.reconnects.inc({ side: "discord" });
+        this.#log.info({ reason: info.reason }, "Discord voice reconnecting; Voice Live session kept");
+      }),
+      voice.on("ready", (info) => {
+        if (info.reconnected) this.#log.info("Discord voice reconnected");
+      }),
+      voice.on("ended", (end: VoiceChannelEnd) => {
+        if (end.kind !== "left") this.#notify(`Conversation ended: ${end.message}.`);
+        this.#endBySelf(end.message);
+      }),
+      voice.on("daveRejoined", (userId) => {
+        this.#notify(
+          `I could not decrypt <@${userId}>'s voice after an encryption key change, so I rejoined the channel. ` +
+            "The conversation continues.",
+        );
+      }),
+      // Only people the bot listens to duck it (the port reports no one else): a music bot must not.
+      voice.on("speakingStarted", () => {
+        if (this.#settings.persona.ducking && voice.botSpeaking) voice.setGain(DUCK_GAIN);
+      }),
+      voice.on("silence", () => voice.setGain(1)),
+    );
   }
 
   readonly #onAudioDelta = (event: ResponseAudioDeltaEvent, pcm: Int16Array): void => {
-    if (this.#ended || this.#ledger.isCancelled(event.response_id)) return;
-    const item = this.#ledger.item(event.response_id, event.item_id);
-    this.#currentItem = item;
-    this.#feeder.push(item, pcm, performance.now());
+    if (this.#ended || this.#cancelled.has(event.response_id)) return;
+    this.#voice.play(event.response_id, event.item_id, event.content_index, pcm, performance.now());
   };
 
   /**
@@ -501,42 +417,44 @@ export class Conversation {
    * generated, and tell the model how much of its answer the channel heard.
    */
   #bargeIn(at: number): void {
-    const item = this.#currentItem;
-    const responseActive = this.#session.responseActive;
-    if (!this.#feeder.speaking && !responseActive) return;
-    const framesFlushed = this.#feeder.flush();
-    this.#feeder.setGain(1);
+    const responseActive = this.#realtime.responseActive;
+    if (!this.#voice.botSpeaking && !responseActive) return;
+    const { position, framesFlushed } = this.#voice.interrupt();
     let responseCancelSent = false;
     if (responseActive) {
-      const activeId = this.#session.activeResponseId;
-      if (activeId !== undefined) this.#ledger.cancelResponse(activeId);
-      responseCancelSent = this.#session.cancelResponse();
+      const activeId = this.#realtime.activeResponseId;
+      if (activeId !== undefined) this.#cancelled.add(activeId);
+      responseCancelSent = this.#realtime.cancelResponse();
     }
     let truncateAudioEndMs: number | undefined;
-    let playedMs = 0;
-    let heard = 0;
-    if (item !== undefined) {
-      this.#ledger.cancelResponse(item.responseId);
-      playedMs = this.#ledger.playedMs(item.itemId);
-      heard = receivedMs(item);
-      if (playedMs < heard || responseActive) {
+    if (position !== undefined) {
+      this.#cancelled.add(position.responseId);
+      const { itemId, contentIndex, playedMs, receivedMs } = position;
+      if (playedMs < receivedMs || responseActive) {
         truncateAudioEndMs = playedMs;
-        this.#session.truncateItem(item.itemId, playedMs);
-        const transcript = this.#transcripts.get(item.itemId);
+        this.#realtime.truncateItem(itemId, playedMs, contentIndex);
+        const transcript = this.#transcripts.get(itemId);
         if (transcript !== undefined) {
-          this.#composer?.assistantTranscript(item.itemId, cutTranscript(transcript, playedMs, heard), true);
+          this.#composer?.assistantTranscript(itemId, cutTranscript(transcript, playedMs, receivedMs), true);
         }
       }
-      this.#transcripts.delete(item.itemId);
-      this.#currentItem = undefined;
+      this.#transcripts.delete(itemId);
     }
     this.#options.metrics?.bargeIns.inc();
-    this.#log.debug({ itemId: item?.itemId, playedMs, heardMs: heard, framesFlushed }, "barge-in");
+    this.#log.debug(
+      {
+        itemId: position?.itemId,
+        playedMs: position?.playedMs,
+        heardMs: position?.receivedMs,
+        framesFlushed,
+      },
+      "barge-in",
+    );
     this.#options.observer?.bargeIn?.({
       at,
-      itemId: item?.itemId,
-      playedMs,
-      receivedMs: heard,
+      itemId: position?.itemId,
+      playedMs: position?.playedMs ?? 0,
+      receivedMs: position?.receivedMs ?? 0,
       truncateAudioEndMs,
       responseCancelSent,
       framesFlushed,
@@ -556,7 +474,7 @@ export class Conversation {
     const now = performance.now();
     this.#reportDrops();
     if (now - this.#lastUsageFlushAt >= USAGE_FLUSH_MS) this.#flushUsage();
-    if (this.#feeder.speaking) this.#lastActivityAt = now;
+    if (this.#voice.botSpeaking) this.#lastActivityAt = now;
     if (now - this.#lastActivityAt >= this.#options.idleTimeoutMs) {
       this.#notify("Leaving: nobody has spoken for a while.");
       this.#endBySelf("idle timeout");
@@ -566,19 +484,6 @@ export class Conversation {
   #endBySelf(reason: string): void {
     if (this.#ended) return;
     this.#options.onEnded(reason);
-  }
-
-  /**
-   * A speaker stayed undecryptable after the library's own DAVE recovery: rejoin for a fresh voice
-   * and DAVE session. The Voice Live session is untouched, so the conversation goes on.
-   */
-  #recoverDave(userId: string): void {
-    if (this.#ended) return;
-    this.#voice.rejoin();
-    this.#notify(
-      `I could not decrypt <@${userId}>'s voice after an encryption key change, so I rejoined the channel. ` +
-        "The conversation continues.",
-    );
   }
 
   #notify(text: string): void {
@@ -591,12 +496,13 @@ export class Conversation {
   #reportDrops(): void {
     const metrics = this.#options.metrics;
     if (metrics === undefined) return;
+    const counters = this.#voice.counters();
     const now = {
-      jitter_queue: this.#mixer.droppedFrames,
-      voicelive_send: Math.floor(this.#session.droppedAudioMs / FRAME_MS),
-      playback_buffer: this.#feeder.droppedFrames,
-      decode_error: this.#receiver.stats().reduce((sum, speaker) => sum + speaker.decodeErrors, 0),
-      dave_decrypt: this.#dave.totalFailures,
+      jitter_queue: counters.jitterDrops,
+      voicelive_send: Math.floor(this.#realtime.droppedAudioMs / FRAME_MS),
+      playback_buffer: counters.outputDrops,
+      decode_error: counters.decodeErrors,
+      dave_decrypt: counters.daveFailures,
     };
     for (const stage of Object.keys(now) as (keyof typeof now)[]) {
       const delta = now[stage] - this.#reportedDrops[stage];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { InputMixer } from "../../src/conversation/input-mixer.ts";
+import { MixerRig } from "./mixer-rig.ts";
 
 /**
  * The input mixer's catch-up mode (bench "bridge": input latency p99 28 ms -> under 20 ms): a late
@@ -14,7 +14,7 @@ function frame(value: number): Int16Array {
 }
 
 /** Each appended frame period as its first sample (frames are constant), tick by tick. */
-function appendedPeriods(mixer: InputMixer, now: number): number[] | undefined {
+function appendedPeriods(mixer: MixerRig, now: number): number[] | undefined {
   const mixed = mixer.tick(now);
   if (mixed === undefined) return undefined;
   const periods: number[] = [];
@@ -25,7 +25,7 @@ function appendedPeriods(mixer: InputMixer, now: number): number[] | undefined {
 describe("input mixer catch-up", () => {
   it("waits one tick for a late packet, then appends it with the next: no gap, no lasting delay", () => {
     const waits: number[] = [];
-    const mixer = new InputMixer({
+    const mixer = new MixerRig({
       frameSamples: FRAME,
       tailMs: 100,
       catchUp: true,
@@ -55,7 +55,7 @@ describe("input mixer catch-up", () => {
   });
 
   it("appends two frames that arrived together at once", () => {
-    const mixer = new InputMixer({ frameSamples: FRAME, tailMs: 100, catchUp: true });
+    const mixer = new MixerRig({ frameSamples: FRAME, tailMs: 100, catchUp: true });
     mixer.push("alice", frame(1001), 0);
     expect(appendedPeriods(mixer, 10)).toEqual([1001]);
     mixer.push("alice", frame(1002), 20);
@@ -66,7 +66,7 @@ describe("input mixer catch-up", () => {
   });
 
   it("does not wait for a speaker who stopped, and keeps the silence tail whole", () => {
-    const mixer = new InputMixer({ frameSamples: FRAME, tailMs: 100, catchUp: true });
+    const mixer = new MixerRig({ frameSamples: FRAME, tailMs: 100, catchUp: true });
     const periods: number[] = [];
     for (let t = 0; t < 30; t++) {
       if (t < 5) mixer.push("alice", frame(500), t * 20);
@@ -78,7 +78,7 @@ describe("input mixer catch-up", () => {
 
   it("lets a lost packet cost its own 20 ms only: later frames are not delayed", () => {
     const waits: number[] = [];
-    const mixer = new InputMixer({
+    const mixer = new MixerRig({
       frameSamples: FRAME,
       tailMs: 100,
       catchUp: true,
@@ -95,7 +95,7 @@ describe("input mixer catch-up", () => {
   });
 
   it("waits for a late speaker without dropping or reordering the other speaker's frames", () => {
-    const mixer = new InputMixer({ frameSamples: FRAME, tailMs: 100, catchUp: true });
+    const mixer = new MixerRig({ frameSamples: FRAME, tailMs: 100, catchUp: true });
     const periods: number[] = [];
     for (let t = 0; t < 6; t++) {
       mixer.push("alice", frame(10 * (t + 1)), t * 20);

@@ -1,7 +1,7 @@
 import { FRAME_SAMPLES_24K } from "../audio/constants.ts";
 import type { OutputEncoder, OutputEncoderSink } from "../audio/output-encoder.ts";
-import type { OpusQueuePlayer } from "../voice/opus-queue-player.ts";
-import type { PlaybackItem } from "./playback-ledger.ts";
+import type { PlaybackItem } from "../bridge/ports.ts";
+import type { OpusQueuePlayer } from "./opus-queue-player.ts";
 
 /**
  * The output side of a guild: Voice Live's 24 kHz mono deltas -> 20 ms frames -> (when the player
@@ -10,13 +10,23 @@ import type { PlaybackItem } from "./playback-ledger.ts";
  * Deltas arrive faster than real time, so most of a response waits here as compact 24 kHz PCM
  * (960 bytes per 20 ms), and only `lookaheadFrames` frames are encoded or being encoded ahead of
  * the player. That keeps ducking immediate (the gain applies to the next frame encoded, at most
- * `lookaheadFrames` later), keeps memory small, and lets barge-in drop everything at once. Each
- * frame carries its item, so the player's "frame sent" reports count exactly what each assistant
- * item played.
+ * `lookaheadFrames` later), keeps memory small, and lets barge-in drop everything at once.
+ *
+ * Each frame travels as one ticket (its PCM, item and arrival time) from the queue here through
+ * the encoder to the player, whose "frame sent" report hands the ticket back: so what each
+ * assistant item played is counted exactly, and the tickets are reused.
  */
 
+/** One 20 ms frame on its way to the channel. */
+export interface FrameTicket {
+  readonly pcm: Int16Array;
+  item: PlaybackItem | undefined;
+  /** When its audio arrived from Voice Live (performance.now()). */
+  receivedAt: number;
+}
+
 export interface OutputFeederOptions {
-  readonly player: OpusQueuePlayer<PlaybackItem>;
+  readonly player: OpusQueuePlayer<FrameTicket>;
   /** Makes the stream's encoder; its packets must come back through the sink given. */
   readonly encoder: (sink: OutputEncoderSink) => OutputEncoder;
   /** Frames encoded (or being encoded) ahead of the player; 3 (60 ms) also is the start threshold. */
@@ -28,27 +38,22 @@ export interface OutputFeederOptions {
 }
 
 export class OutputFeeder {
-  readonly #player: OpusQueuePlayer<PlaybackItem>;
+  readonly #player: OpusQueuePlayer<FrameTicket>;
   readonly #encoder: OutputEncoder;
   readonly #lookahead: number;
   readonly #maxBuffered: number;
   readonly #onFrameSent: ((item: PlaybackItem, audioReceivedAt: number) => void) | undefined;
-  /** Ring of 24 kHz frames waiting to be encoded, with their item and arrival time. */
-  #frames: Int16Array[] = [];
-  #items: (PlaybackItem | undefined)[] = [];
-  #receivedAt = new Float64Array(0);
+  /** Ring of frames waiting to be encoded, oldest at #head. */
+  #waiting: (FrameTicket | undefined)[] = [];
   #head = 0;
   #count = 0;
-  /** Free 24 kHz frame buffers, reused once their frame has been handed to the encoder. */
-  readonly #pool: Int16Array[] = [];
-  #partial = new Int16Array(FRAME_SAMPLES_24K);
+  /** Frames at the encoder, in order, until their packets come back. */
+  readonly #encoding: FrameTicket[] = [];
+  /** Tickets back from the player (or never used), ready for the next frame. */
+  readonly #pool: FrameTicket[] = [];
+  readonly #partial = new Int16Array(FRAME_SAMPLES_24K);
   #partialLength = 0;
   #partialItem: PlaybackItem | undefined;
-  /** Item and arrival time of each frame at the encoder, in order, until its packet comes back. */
-  readonly #encodingItems: (PlaybackItem | undefined)[] = [];
-  readonly #encodingReceivedAt: number[] = [];
-  /** Arrival time of each frame sent into the player, in order, for the frame-sent callback. */
-  #inPlayerReceivedAt: number[] = [];
   /** The last item's audio is complete: once everything is handed over, the burst may end. */
   #ended = false;
   #gain = 1;
@@ -70,7 +75,7 @@ export class OutputFeeder {
   /** Frames buffered here, being encoded, or queued in the player: the bot still has something to say. */
   get pendingFrames(): number {
     return (
-      this.#count + this.#encodingItems.length + this.#player.queuedFrames + (this.#partialLength > 0 ? 1 : 0)
+      this.#count + this.#encoding.length + this.#player.queuedFrames + (this.#partialLength > 0 ? 1 : 0)
     );
   }
 
@@ -112,13 +117,11 @@ export class OutputFeeder {
   /** Drops everything not yet played; at most one frame already prepared may still leave. */
   flush(): number {
     const dropped =
-      this.#player.flush() + this.#count + this.#encodingItems.length + (this.#partialLength > 0 ? 1 : 0);
-    while (this.#count > 0) this.#release();
+      this.#player.flush() + this.#count + this.#encoding.length + (this.#partialLength > 0 ? 1 : 0);
+    while (this.#count > 0) this.#recycle(this.#takeWaiting());
+    while (this.#encoding.length > 0) this.#recycle(this.#encoding.shift()!);
     this.#partialLength = 0;
     this.#partialItem = undefined;
-    this.#encodingItems.length = 0;
-    this.#encodingReceivedAt.length = 0;
-    this.#inPlayerReceivedAt.length = 0;
     this.#ended = false;
     this.#encoder.reset();
     return dropped;
@@ -137,91 +140,88 @@ export class OutputFeeder {
   }
 
   #commitFrame(receivedAt: number): void {
-    const item = this.#partialItem;
     this.#partialLength = 0;
     if (this.#count >= this.#maxBuffered) {
       this.#droppedFrames++;
       return;
     }
-    if (this.#count === this.#frames.length) this.#grow();
-    const slot = (this.#head + this.#count) % this.#frames.length;
-    const buffer = this.#pool.pop() ?? new Int16Array(FRAME_SAMPLES_24K);
-    buffer.set(this.#partial);
-    this.#frames[slot] = buffer;
-    this.#items[slot] = item;
-    this.#receivedAt[slot] = receivedAt;
+    if (this.#count === this.#waiting.length) this.#grow();
+    const ticket = this.#pool.pop() ?? {
+      pcm: new Int16Array(FRAME_SAMPLES_24K),
+      item: undefined,
+      receivedAt: 0,
+    };
+    ticket.pcm.set(this.#partial);
+    ticket.item = this.#partialItem;
+    ticket.receivedAt = receivedAt;
+    this.#waiting[(this.#head + this.#count) % this.#waiting.length] = ticket;
     this.#count++;
   }
 
   #grow(): void {
-    const size = Math.max(16, this.#frames.length * 2);
-    const frames = new Array<Int16Array>(size);
-    const items = new Array<PlaybackItem | undefined>(size).fill(undefined);
-    const receivedAt = new Float64Array(size);
-    for (let i = 0; i < this.#count; i++) {
-      const from = (this.#head + i) % this.#frames.length;
-      frames[i] = this.#frames[from]!;
-      items[i] = this.#items[from];
-      receivedAt[i] = this.#receivedAt[from]!;
-    }
-    this.#frames = frames;
-    this.#items = items;
-    this.#receivedAt = receivedAt;
+    const size = Math.max(16, this.#waiting.length * 2);
+    const waiting = new Array<FrameTicket | undefined>(size).fill(undefined);
+    for (let i = 0; i < this.#count; i++) waiting[i] = this.#waiting[(this.#head + i) % this.#waiting.length];
+    this.#waiting = waiting;
     this.#head = 0;
   }
 
-  /** Removes the head frame, returning its buffer to the pool. */
-  #release(): void {
-    this.#pool.push(this.#frames[this.#head]!);
-    this.#items[this.#head] = undefined;
-    this.#head = (this.#head + 1) % this.#frames.length;
+  #takeWaiting(): FrameTicket {
+    const ticket = this.#waiting[this.#head]!;
+    this.#waiting[this.#head] = undefined;
+    this.#head = (this.#head + 1) % this.#waiting.length;
     this.#count--;
+    return ticket;
+  }
+
+  #recycle(ticket: FrameTicket): void {
+    ticket.item = undefined;
+    this.#pool.push(ticket);
   }
 
   /** Hands frames to the encoder until the player holds (or will soon hold) the lookahead. */
   #topUp(): void {
-    while (this.#count > 0 && this.#player.queuedFrames + this.#encodingItems.length < this.#lookahead) {
-      this.#encodingItems.push(this.#items[this.#head]);
-      this.#encodingReceivedAt.push(this.#receivedAt[this.#head]!);
-      const pcm24k = this.#frames[this.#head]!;
-      this.#release();
-      // May call #encoded() at once (inline encoder); the frame buffer is not reused before it returns.
-      this.#encoder.encode(pcm24k, this.#gain);
+    while (this.#count > 0 && this.#player.queuedFrames + this.#encoding.length < this.#lookahead) {
+      const ticket = this.#takeWaiting();
+      this.#encoding.push(ticket);
+      // May call #encoded() at once (inline encoder); either way the PCM is consumed before it returns.
+      this.#encoder.encode(ticket.pcm, this.#gain);
     }
     this.#completeIfDrained();
   }
 
   readonly #encoded = (packet: Buffer): void => {
-    const item = this.#encodingItems.shift();
-    const receivedAt = this.#encodingReceivedAt.shift() ?? performance.now();
-    if (!this.#player.enqueue(packet, item)) {
+    const ticket = this.#encoding.shift();
+    if (ticket === undefined) return;
+    if (!this.#player.enqueue(packet, ticket)) {
       this.#droppedFrames++;
-    } else {
-      this.#inPlayerReceivedAt.push(receivedAt);
+      this.#recycle(ticket);
     }
     this.#completeIfDrained();
   };
 
   #lost(frames: number): void {
-    const count = Math.min(frames, this.#encodingItems.length);
-    this.#encodingItems.splice(0, count);
-    this.#encodingReceivedAt.splice(0, count);
+    const count = Math.min(frames, this.#encoding.length);
+    for (let i = 0; i < count; i++) this.#recycle(this.#encoding.shift()!);
     this.#droppedFrames += count;
     this.#topUp();
   }
 
   /** Everything of an ended item is in the player: let it play out and end the burst without waiting. */
   #completeIfDrained(): void {
-    if (this.#ended && this.#count === 0 && this.#encodingItems.length === 0 && this.#partialLength === 0) {
+    if (this.#ended && this.#count === 0 && this.#encoding.length === 0 && this.#partialLength === 0) {
       this.#player.markComplete();
     }
   }
 
-  readonly #frameSent = (item: PlaybackItem | undefined): void => {
-    const receivedAt = this.#inPlayerReceivedAt.shift() ?? performance.now();
-    if (item !== undefined) {
-      item.framesSent++;
-      this.#onFrameSent?.(item, receivedAt);
+  readonly #frameSent = (ticket: FrameTicket | undefined): void => {
+    if (ticket !== undefined) {
+      const item = ticket.item;
+      if (item !== undefined) {
+        item.framesSent++;
+        this.#onFrameSent?.(item, ticket.receivedAt);
+      }
+      this.#recycle(ticket);
     }
     this.#topUp();
   };

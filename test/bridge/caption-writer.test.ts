@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { CaptionComposer, CaptionWriter, cutTranscript } from "../../src/conversation/captions.ts";
+import { CaptionComposer, CaptionWriter, cutTranscript } from "../../src/bridge/captions.ts";
 import { registerSecret } from "../../src/log.ts";
 
 function recordingSink() {

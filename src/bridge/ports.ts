@@ -1,0 +1,151 @@
+import type { JitterRing } from "../audio/jitter-ring.ts";
+import type { SessionConfig } from "../voicelive/protocol.ts";
+import type { SessionUpdateOutcome, VoiceLiveSessionEvents } from "../voicelive/session-events.ts";
+
+/**
+ * The two sides the bridge connects, as the bridge needs them and nothing more. `src/voice/`
+ * implements the voice channel over @discordjs/voice, `src/voicelive/` the realtime session over
+ * Voice Live's WebSocket; tests drive the bridge through scripted implementations of both.
+ */
+
+/** Removes the listener it was returned for. */
+export type Detach = () => void;
+
+/** One person the bot listens to: their frames, at the session's input rate, wait here for the mix. */
+export interface SpeakerSource {
+  readonly userId: string;
+  readonly ring: JitterRing;
+}
+
+/** What the channel heard of the assistant item that was playing when output stopped. */
+export interface PlayedPosition {
+  readonly responseId: string;
+  readonly itemId: string;
+  readonly contentIndex: number;
+  /** Milliseconds of the item that reached the channel. */
+  readonly playedMs: number;
+  /** Milliseconds of the item received from the service so far. */
+  readonly receivedMs: number;
+}
+
+export interface Interruption {
+  /** Undefined when nothing had been played or queued since the last interruption. */
+  readonly position: PlayedPosition | undefined;
+  /** Frames that were queued and will now never be heard. */
+  readonly framesFlushed: number;
+}
+
+/** An assistant item whose audio is being played. */
+export interface PlaybackItem {
+  readonly responseId: string;
+  readonly itemId: string;
+  readonly contentIndex: number;
+  /** Audio received for this item, in 24 kHz samples (exact; converted to ms on demand). */
+  receivedSamples: number;
+  framesSent: number;
+  /** When the first frame of the item reached the channel (performance.now()), or undefined. */
+  firstSentAt: number | undefined;
+}
+
+/** How the voice connection ended, in words for the channel. */
+export interface VoiceChannelEnd {
+  /** `left`: we left on purpose; anything else happened to us. */
+  readonly kind: string;
+  readonly message: string;
+}
+
+export type VoiceChannelEvents = {
+  /** Someone the bot listens to started talking (bots and unheard members do not count). */
+  speakingStarted: (userId: string) => void;
+  /** Nobody in the channel is talking any more. */
+  silence: () => void;
+  /** A frame of bot speech was handed to the connection; its audio arrived at `audioReceivedAt`. */
+  frameSent: (item: PlaybackItem, audioReceivedAt: number) => void;
+  reconnecting: (info: { readonly reason: string }) => void;
+  ready: (info: { readonly reconnected: boolean }) => void;
+  /** The connection is gone for good. */
+  ended: (end: VoiceChannelEnd) => void;
+  /** A speaker stayed undecryptable, so the channel was rejoined for fresh DAVE keys. */
+  daveRejoined: (userId: string) => void;
+};
+
+export interface VoiceChannelCounters {
+  /** Input frames lost in the speakers' jitter rings. */
+  readonly jitterDrops: number;
+  /** Output frames refused (buffer cap) or lost by the encoder. */
+  readonly outputDrops: number;
+  readonly decodeErrors: number;
+  readonly daveFailures: number;
+  /** DAVE decrypt failures per speaker (user id -> frames lost). */
+  readonly daveFailuresBySpeaker: Readonly<Record<string, number>>;
+  readonly daveRejoins: number;
+}
+
+export interface VoiceChannelPort {
+  /** The voice channel the bot is in now (a moderator may have moved it). */
+  readonly channelId: string;
+  /** The connection's state, for /status. */
+  readonly status: string;
+  /** Everyone being listened to now; the mixer reads their rings on every tick. */
+  readonly speakers: readonly SpeakerSource[];
+  /** The bot has audio queued or playing. */
+  readonly botSpeaking: boolean;
+  counters(): VoiceChannelCounters;
+  /** Whether this user's speech is listened to. */
+  hears(userId: string): boolean;
+  /** The listen policy changed: whether each member may be heard is asked again. */
+  reconsiderSpeakers(): void;
+  /** Queues 24 kHz mono PCM of an assistant item (a reused buffer: it is copied). */
+  play(
+    responseId: string,
+    itemId: string,
+    contentIndex: number,
+    pcm24k: Int16Array,
+    receivedAt: number,
+  ): void;
+  /** The item's audio is complete: its last partial frame plays out. */
+  endItem(itemId: string, receivedAt: number): void;
+  /** Stops the bot now (at most one prepared frame still leaves) and says where the item stopped. */
+  interrupt(): Interruption;
+  /** Volume of frames not yet encoded; ducking sets it below 1. */
+  setGain(gain: number): void;
+  on<K extends keyof VoiceChannelEvents>(name: K, listener: VoiceChannelEvents[K]): Detach;
+  /** Leaves the channel; idempotent. */
+  leave(reason: string): void;
+}
+
+/** The session events the bridge acts on. */
+export type RealtimeEvents = Pick<
+  VoiceLiveSessionEvents,
+  | "input_audio_buffer.speech_started"
+  | "input_audio_buffer.speech_stopped"
+  | "response.output_item.added"
+  | "response.audio.delta"
+  | "response.audio.done"
+  | "response.audio_transcript.delta"
+  | "response.audio_transcript.done"
+  | "conversation.item.input_audio_transcription.completed"
+  | "response.done"
+  | "conversation.item.truncated"
+  | "error"
+  | "reconnecting"
+  | "reconnected"
+  | "failed"
+>;
+
+export interface RealtimePort {
+  /** The session's state, for /status. */
+  readonly state: string;
+  readonly responseActive: boolean;
+  readonly activeResponseId: string | undefined;
+  /** Input audio the service never got (send buffer overflow, or offered while disconnected). */
+  readonly droppedAudioMs: number;
+  /** Sends PCM16 mono at the session's input rate (a reused buffer: it is consumed at once). */
+  appendAudio(pcm: Int16Array): void;
+  /** Returns whether a cancel was sent. */
+  cancelResponse(): boolean;
+  truncateItem(itemId: string, audioEndMs: number, contentIndex?: number): boolean;
+  updateSession(config: SessionConfig): Promise<SessionUpdateOutcome>;
+  on<K extends keyof RealtimeEvents>(name: K, listener: RealtimeEvents[K]): Detach;
+  close(): Promise<void>;
+}
