@@ -1,4 +1,11 @@
 import { seededRandom } from "../src/audio/analysis.ts";
+import {
+  type BargeInCut,
+  bargeInCut,
+  type LeftFrame,
+  OutputHoldClock,
+  packetsOfHandedFrames,
+} from "../src/bridge/figures.ts";
 import { runInBotProcess } from "./bot-process.ts";
 import { Fleet, type GuildRecord, sleep, until } from "./fleet.ts";
 import { median, percentile, round } from "./measure.ts";
@@ -20,58 +27,35 @@ const CLIP_FRAMES = 120;
 /** The interrupting turn starts this long at most after the answer's first frame (answers last ~2.7 s;
  * speech_started follows about 0.5 s into the turn). */
 const MAX_INTERRUPT_DELAY_MS = 1_500;
-const FRAME_MS = 20;
 
 export interface OutputPairing {
   /** Hold time of each paired frame, ms. */
   readonly heldMs: number[];
-  /** Capture time (bot clock) and item of each paired non-silent packet, in order. */
-  readonly captures: { readonly at: number; readonly itemId: string; readonly handedAt: number }[];
+  /** Each paired frame: its item, when it was handed over, and when the world captured it (bot clock). */
+  readonly frames: LeftFrame[];
   /** Frames handed to the player minus non-silent packets captured (0 when every frame arrived). */
   readonly unpaired: number;
 }
 
-/**
- * Pairs the k-th frame handed to the player with the k-th non-silent packet the world captured:
- * held_k = capture_k - max(audioReceived_k, capture_(k-1) + 20 ms when frame k-1 is of the same item).
- */
+/** Pairs the frames handed to the player with the packets the world captured; hold times as defined in figures.ts. */
 export function pairOutput(record: GuildRecord, packets: PacketLog): OutputPairing {
+  const carriers = packetsOfHandedFrames(
+    record.sentFrames.length,
+    packets.at.length,
+    (p) => packets.silent[p] === 1,
+  );
+  const clock = new OutputHoldClock();
   const heldMs: number[] = [];
-  const captures: OutputPairing["captures"] = [];
-  let k = 0;
-  for (let p = 0; p < packets.at.length && k < record.sentFrames.length; p++) {
-    if (packets.silent[p] === 1) continue;
+  const frames: LeftFrame[] = [];
+  carriers.forEach((packet, k) => {
     const frame = record.sentFrames[k]!;
-    const at = packets.at[p]!;
-    const previous = k > 0 && record.sentFrames[k - 1]!.itemId === frame.itemId ? captures[k - 1] : undefined;
-    const slot = previous === undefined ? Number.NEGATIVE_INFINITY : previous.at + FRAME_MS;
-    heldMs.push(Math.max(0, at - Math.max(frame.audioReceivedAt, slot)));
-    captures.push({ at, itemId: frame.itemId, handedAt: frame.at });
-    k++;
-  }
+    const leftAt = packets.at[packet]!;
+    heldMs.push(clock.heldMs(leftAt, frame.audioReceivedAt));
+    frames.push({ itemId: frame.itemId, handedAt: frame.at, leftAt });
+  });
   let nonSilent = 0;
   for (let p = 0; p < packets.silent.length; p++) if (packets.silent[p] === 0) nonSilent++;
-  return { heldMs, captures, unpaired: record.sentFrames.length - nonSilent };
-}
-
-export interface BargeInOutcome {
-  readonly framesAfter: number;
-  readonly reactionMs: number;
-}
-
-/**
- * For each barge-in: the non-silent bot packets of what was already playing that left after
- * speech_started was handled, and how long after it the last one did (0 when none did).
- */
-export function bargeInOutcomes(record: GuildRecord, captures: OutputPairing["captures"]): BargeInOutcome[] {
-  return record.bargeIns.map((bargeIn) => {
-    const playingItems = new Set(captures.filter((c) => c.handedAt < bargeIn.at).map((c) => c.itemId));
-    const after = captures.filter((c) => c.at > bargeIn.at && playingItems.has(c.itemId));
-    return {
-      framesAfter: after.length,
-      reactionMs: after.length === 0 ? 0 : after[after.length - 1]!.at - bargeIn.at,
-    };
-  });
+  return { heldMs, frames, unpaired: record.sentFrames.length - nonSilent };
 }
 
 async function interruptions(
@@ -108,13 +92,13 @@ export async function bridgeScenario(): Promise<Figures> {
     const ended = await world.syncClock();
 
     const held: number[] = [];
-    const outcomes: BargeInOutcome[] = [];
+    const outcomes: BargeInCut[] = [];
     let unpaired = 0;
     for (const guild of guilds) {
       const pairing = pairOutput(guild, await world.packets(guild.guildId));
       held.push(...pairing.heldMs);
       unpaired += Math.abs(pairing.unpaired);
-      outcomes.push(...bargeInOutcomes(guild, pairing.captures));
+      outcomes.push(...guild.bargeIns.map((bargeIn) => bargeInCut(bargeIn.at, pairing.frames)));
     }
     const input = fleet.inputHeldMs;
     const framesAfter = outcomes.map((o) => o.framesAfter);

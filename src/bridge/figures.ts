@@ -45,17 +45,45 @@ export interface BargeInCut {
 
 /**
  * What a barge-in at `at` failed to stop: frames of the items already playing (handed over
- * before it) that left after it. Frames of a later answer do not count.
+ * before it) that left after it. Frames of a later answer do not count. `firstAfter` is the index
+ * of the first frame that left after the barge-in when the observer knows it better than the
+ * timestamps do (a packet sent just before may be read just after); by default, the first frame
+ * whose `leftAt` is later than `at`.
  */
-export function bargeInCut(at: number, frames: readonly LeftFrame[]): BargeInCut {
+export function bargeInCut(at: number, frames: readonly LeftFrame[], firstAfter?: number): BargeInCut {
   const playing = new Set<string>();
   for (const frame of frames) if (frame.handedAt < at) playing.add(frame.itemId);
   let framesAfter = 0;
   let lastLeftAt = at;
-  for (const frame of frames) {
-    if (frame.leftAt <= at || !playing.has(frame.itemId)) continue;
+  const start = firstAfter ?? firstLeftAfter(at, frames);
+  for (let k = start; k < frames.length; k++) {
+    const frame = frames[k]!;
+    if (!playing.has(frame.itemId)) continue;
     framesAfter++;
     lastLeftAt = Math.max(lastLeftAt, frame.leftAt);
   }
   return { framesAfter, reactionMs: lastLeftAt - at };
+}
+
+function firstLeftAfter(at: number, frames: readonly LeftFrame[]): number {
+  let k = 0;
+  while (k < frames.length && frames[k]!.leftAt <= at) k++;
+  return k;
+}
+
+/**
+ * Which captured packet carried each frame the bot handed over: the k-th handed frame is the k-th
+ * non-silent packet, since the player sends frames in the order it takes them and fills gaps only
+ * with Discord's silence frame. Frames never captured (the connection went away) are left out.
+ */
+export function packetsOfHandedFrames(
+  handedFrames: number,
+  packets: number,
+  isSilence: (packet: number) => boolean,
+): number[] {
+  const carriers: number[] = [];
+  for (let p = 0; p < packets && carriers.length < handedFrames; p++) {
+    if (!isSilence(p)) carriers.push(p);
+  }
+  return carriers;
 }

@@ -4,11 +4,12 @@ import { getVoiceConnection } from "@discordjs/voice";
 import { Events } from "discord.js";
 import { COMMANDS } from "../../commands/index.ts";
 import { type BotApp, createBotApp } from "../app.ts";
-import { FRAME_MS, FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../audio/constants.ts";
+import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../audio/constants.ts";
 import { OpusFrameEncoder } from "../audio/opus.ts";
 import { isSilent } from "../audio/pcm.ts";
 import { convertSampleRate } from "../audio/rate-convert.ts";
 import type { WavAudio } from "../audio/wav.ts";
+import { bargeInCut, OutputHoldClock, packetsOfHandedFrames } from "../bridge/figures.ts";
 import type { BargeInInfo, BridgeObserver } from "../bridge/guild-bridge.ts";
 import { LatencyRecorder } from "../bridge/latency.ts";
 import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../bridge/types.ts";
@@ -819,70 +820,44 @@ function encodeOpus(frames: readonly Int16Array[]): Buffer[] {
   }
 }
 
-/**
- * Pairs the k-th frame handed to the player with the k-th non-silent packet captured: the player
- * sends frames in the order it takes them and fills gaps only with Discord's silence frame. Frames
- * handed over but never captured (the connection went away) are left out.
- */
+/** The handed-over frames with the packets that carried them into the channel. */
 export function pairPlayedFrames(
   handed: readonly HandedFrame[],
   packets: readonly BotPacket[],
 ): PlayedFrame[] {
-  const played: PlayedFrame[] = [];
-  let k = 0;
-  for (let index = 0; index < packets.length && k < handed.length; index++) {
-    const packet = packets[index]!;
-    if (packet.isSilence) continue;
-    played.push({ ...handed[k++]!, packetIndex: index, capturedAt: packet.receivedAt });
-  }
-  return played;
+  return packetsOfHandedFrames(handed.length, packets.length, (p) => packets[p]!.isSilence).map(
+    (packetIndex, k) => ({ ...handed[k]!, packetIndex, capturedAt: packets[packetIndex]!.receivedAt }),
+  );
 }
 
-/**
- * How long our code held each bot frame, from its audio arriving from Voice Live to its packet
- * reaching the channel: held_k = capturedAt_k − max(audioReceivedAt_k, capturedAt_{k−1} + 20 ms), the
- * second term only when packet k−1 directly precedes packet k (same burst: the frame could not have
- * gone out before its predecessor's 20 ms were up). Negative values (timer jitter) count as 0.
- */
+/** How long our code held each bot frame, measured at the packets captured (see figures.ts). */
 export function outputLatency(played: readonly PlayedFrame[]): LatencyFigures | undefined {
   if (played.length === 0) return undefined;
   const recorder = new LatencyRecorder(played.length);
-  for (let k = 0; k < played.length; k++) {
-    const frame = played[k]!;
-    const previous = played[k - 1];
-    const slot =
-      previous !== undefined && previous.packetIndex === frame.packetIndex - 1
-        ? previous.capturedAt + FRAME_MS
-        : Number.NEGATIVE_INFINITY;
-    recorder.record(Math.max(0, frame.capturedAt - Math.max(frame.audioReceivedAt, slot)));
-  }
+  const clock = new OutputHoldClock();
+  for (const frame of played) recorder.record(clock.heldMs(frame.capturedAt, frame.audioReceivedAt));
   return recorder.figures();
 }
 
 /**
- * What a barge-in cut: the cut item's packets captured after the event-loop turn that handled
- * speech_started (at most the one frame already prepared should leave), and how long they kept
- * coming. Undefined while the barge-in's capture snapshot is not taken yet.
+ * What a barge-in failed to stop (see figures.ts), with what the bridge reported about it.
+ * Undefined while the barge-in's capture snapshot is not taken yet.
  */
 export function bargeInFigures(
   bargeIn: BargeInRecord,
   played: readonly PlayedFrame[],
 ): BargeInFigures | undefined {
-  const before = bargeIn.capturedBefore;
-  if (before === undefined) return undefined;
-  let after = 0;
-  let lastAt: number | undefined;
-  for (let k = before; k < played.length; k++) {
-    const frame = played[k]!;
-    if (frame.itemId !== bargeIn.itemId && frame.at > bargeIn.at) continue;
-    after++;
-    lastAt = frame.capturedAt;
-  }
+  if (bargeIn.capturedBefore === undefined) return undefined;
+  const cut = bargeInCut(
+    bargeIn.at,
+    played.map((frame) => ({ itemId: frame.itemId, handedAt: frame.at, leftAt: frame.capturedAt })),
+    bargeIn.capturedBefore,
+  );
   return {
     at: bargeIn.at,
     itemId: bargeIn.itemId,
-    botFramesAfterSpeechStarted: after,
-    reactionMs: lastAt === undefined ? 0 : Math.max(0, lastAt - bargeIn.at),
+    botFramesAfterSpeechStarted: cut.framesAfter,
+    reactionMs: cut.reactionMs,
     truncateAudioEndMs: bargeIn.truncateAudioEndMs,
     playedMsAtCut: bargeIn.playedMs,
     receivedMsAtCut: bargeIn.receivedMs,

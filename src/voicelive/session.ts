@@ -10,10 +10,8 @@ import { type ConnectionProblem, classifyProblem, type Verdict } from "./failure
 import type {
   ClientEventType,
   ConversationItem,
-  ResponseAudioDeltaEvent,
   ResponseCreateParams,
   ServerEvent,
-  ServerEventOf,
   ServerEventType,
   SessionConfig,
   SessionInfo,
@@ -25,12 +23,7 @@ import {
   sharedConnectionLimiter,
 } from "./rate-limiter.ts";
 import { diffSessionConfig, validateSessionConfig } from "./session-config.ts";
-import type {
-  ReconnectingInfo,
-  SessionState,
-  SessionUpdateOutcome,
-  VoiceLiveSessionEvents,
-} from "./session-events.ts";
+import type { SessionState, SessionUpdateOutcome, VoiceLiveSessionEvents } from "./session-events.ts";
 import { buildVoiceLiveUrl } from "./url.ts";
 
 /**

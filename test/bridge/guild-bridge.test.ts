@@ -1,0 +1,224 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { type BargeInInfo, GuildBridge, type GuildBridgeOptions } from "../../src/bridge/guild-bridge.ts";
+import type { CaptionSink } from "../../src/bridge/types.ts";
+import { createMemoryLogger } from "../../src/log.ts";
+import { defaultPersona, type GuildSettings } from "../../src/persona.ts";
+import { ScriptedRealtime, ScriptedVoiceChannel } from "./scripted-ports.ts";
+
+/**
+ * The bridge's decisions with both sides scripted: what a barge-in sends and cuts, what captions
+ * say, when the bot ducks, what reaches the session. The same behaviour over real sockets is in
+ * test/conversation/.
+ */
+
+const settings = (captions = false): GuildSettings => ({
+  persona: { ...defaultPersona({ instructions: "Be brief.", voice: "alloy" }), ducking: true },
+  captions: { enabled: captions, channelId: null },
+  listen: { mode: "everyone" },
+});
+
+interface Rig {
+  readonly bridge: GuildBridge;
+  readonly voice: ScriptedVoiceChannel;
+  readonly realtime: ScriptedRealtime;
+  readonly bargeIns: BargeInInfo[];
+  readonly captions: string[][];
+  readonly notices: string[];
+  readonly ended: string[];
+}
+
+const bridges: GuildBridge[] = [];
+afterEach(async () => {
+  await Promise.all(bridges.splice(0).map((bridge) => bridge.end("test over")));
+});
+
+function rig(options: Partial<GuildBridgeOptions> & { captionsOn?: boolean } = {}): Rig {
+  const voice = new ScriptedVoiceChannel();
+  const realtime = new ScriptedRealtime();
+  const bargeIns: BargeInInfo[] = [];
+  const captions: string[][] = [];
+  const notices: string[] = [];
+  const ended: string[] = [];
+  const sink: CaptionSink = {
+    post: async (text) => {
+      captions.push([text]);
+      return String(captions.length - 1);
+    },
+    edit: async (handle, text) => {
+      captions[Number(handle)]!.push(text);
+    },
+  };
+  const bridge = new GuildBridge({
+    guildId: "guild-1",
+    backend: "local",
+    settings: settings(options.captionsOn ?? false),
+    voice,
+    realtime,
+    sessionConfig: () => ({ ok: true, config: {} }),
+    inputRate: 24_000,
+    notify: async (text) => {
+      notices.push(text);
+    },
+    captions: sink,
+    names: { nameOf: (id) => `@${id}` },
+    botName: "Bot",
+    idleTimeoutMs: 60_000,
+    onEnded: (reason) => ended.push(reason),
+    observer: { bargeIn: (info) => bargeIns.push(info) },
+    logger: createMemoryLogger().logger,
+    ...options,
+  });
+  bridges.push(bridge);
+  return { bridge, voice, realtime, bargeIns, captions, notices, ended };
+}
+
+/** Lets the caption writer's spaced posts and edits go out (its clock is faked). */
+async function settle(): Promise<void> {
+  await vi.advanceTimersByTimeAsync(5_000);
+}
+
+describe("GuildBridge barge-in (scripted ports)", () => {
+  it("mid-answer: stops the channel, cancels the response and truncates at the played position", () => {
+    const { voice, realtime, bargeIns } = rig();
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 1000);
+    voice.playFrames(20);
+
+    realtime.speechStarted("user-2");
+
+    expect(voice.botSpeaking).toBe(false);
+    expect(realtime.cancels).toBe(1);
+    expect(realtime.truncations).toEqual([{ itemId: "item-1", audioEndMs: 400, contentIndex: 0 }]);
+    expect(bargeIns).toEqual([
+      expect.objectContaining({ itemId: "item-1", playedMs: 400, receivedMs: 1000, framesFlushed: 30 }),
+    ]);
+  });
+
+  it("truncates at the content part that was playing", () => {
+    const { voice, realtime } = rig();
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 600, 1);
+    voice.playFrames(5);
+    realtime.speechStarted("user-2");
+    expect(realtime.truncations).toEqual([{ itemId: "item-1", audioEndMs: 100, contentIndex: 1 }]);
+  });
+
+  it("after the response is complete but still playing: truncates without a cancel", () => {
+    const { voice, realtime } = rig();
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 1000);
+    realtime.audioDone("resp-1", "item-1");
+    realtime.responseDone("resp-1");
+    voice.playFrames(10);
+
+    realtime.speechStarted("user-2");
+
+    expect(realtime.cancels).toBe(0);
+    expect(realtime.truncations).toEqual([{ itemId: "item-1", audioEndMs: 200, contentIndex: 0 }]);
+  });
+
+  it("does nothing when the bot is silent and nothing is being generated", () => {
+    const { voice, realtime, bargeIns } = rig();
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 200);
+    realtime.responseDone("resp-1");
+    voice.playFrames(10);
+
+    realtime.speechStarted("user-2");
+
+    expect(realtime.cancels).toBe(0);
+    expect(realtime.truncations).toEqual([]);
+    expect(bargeIns).toEqual([]);
+  });
+
+  it("plays nothing more of a cut response, but plays the next one", () => {
+    const { voice, realtime } = rig();
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 400);
+    realtime.speechStarted("user-2");
+    realtime.audio("resp-1", "item-1", 400);
+    expect(voice.botSpeaking).toBe(false);
+
+    realtime.startResponse("resp-2");
+    realtime.audio("resp-2", "item-2", 400);
+    expect(voice.botSpeaking).toBe(true);
+  });
+});
+
+describe("GuildBridge captions (scripted ports)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "performance"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("posts the user's words and the answer, then cuts the answer to what was played", async () => {
+    const { voice, realtime, captions } = rig({ captionsOn: true });
+    voice.speak("alice", new Int16Array(480).fill(8000));
+    realtime.speechStarted("user-1");
+    realtime.speechStopped("user-1");
+    realtime.userTranscript("user-1", "What is the weather like?");
+    realtime.startResponse("resp-1");
+    realtime.assistantItem("resp-1", "item-1");
+    realtime.audio("resp-1", "item-1", 1000);
+    realtime.transcriptDone("resp-1", "item-1", "It is sunny and warm all day today.");
+    await settle();
+    voice.playFrames(25);
+
+    realtime.speechStarted("user-2");
+    await settle();
+
+    const last = captions.at(-1)?.at(-1);
+    expect(captions[0]?.[0]).toContain("What is the weather like?");
+    expect(last).toContain("_(interrupted)_");
+    expect(last).toContain("It is sunny");
+    expect(last).not.toContain("today.");
+  });
+});
+
+describe("GuildBridge voice (scripted ports)", () => {
+  it("ducks while a listened-to member talks over the bot and restores the volume on silence", () => {
+    const { voice, realtime } = rig();
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 1000);
+    voice.happen("speakingStarted", "alice");
+    expect(voice.gain).toBeCloseTo(0.35);
+    voice.happen("silence");
+    expect(voice.gain).toBe(1);
+  });
+
+  it("appends the speakers' mix to the session on the clock, then the silence tail, then nothing", () => {
+    const { bridge, voice, realtime } = rig();
+    for (let t = 0; t < 5; t++) {
+      voice.speak("alice", new Int16Array(480).fill(4000));
+      voice.speak("bob", new Int16Array(480).fill(3000));
+      bridge.tick(t * 20);
+    }
+    expect(realtime.appends.slice(0, 5).map((pcm) => pcm[0])).toEqual([7000, 7000, 7000, 7000, 7000]);
+    for (let t = 5; t < 200; t++) bridge.tick(t * 20);
+    const tail = realtime.appends.length - 5;
+    // The tail is the persona's silence duration plus 500 ms, in 20 ms frames of digital silence.
+    expect(tail).toBeGreaterThan(0);
+    expect(realtime.appends.slice(5).every((pcm) => pcm.every((sample) => sample === 0))).toBe(true);
+    const before = realtime.appends.length;
+    bridge.tick(200 * 20);
+    expect(realtime.appends.length).toBe(before);
+  });
+
+  it("tells the channel once and ends when the voice connection is lost", () => {
+    const { voice, notices, ended } = rig();
+    voice.happen("ended", { kind: "kicked", message: "a moderator disconnected me" });
+    expect(notices).toEqual(["Conversation ended: a moderator disconnected me."]);
+    expect(ended).toEqual(["a moderator disconnected me"]);
+  });
+
+  it("stops playing what answered a lost context when the session reconnects", () => {
+    const { voice, realtime, notices } = rig();
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 1000);
+    realtime.happen("reconnecting", { attempt: 1, delayMs: 100, reason: "socket closed" });
+    expect(voice.botSpeaking).toBe(false);
+    expect(notices).toHaveLength(1);
+  });
+});
