@@ -1,8 +1,7 @@
 import { readFileSync } from "node:fs";
 import davey from "@snazzah/davey";
-import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
-import { OpusFrameDecoder, OpusFrameEncoder } from "../src/audio/opus.ts";
-import { upmixMono } from "../src/audio/pcm.ts";
+import { OpusFrameDecoder } from "../src/audio/opus.ts";
+import { encodeMonoSignal } from "../src/audio/opus-stream.ts";
 import { readWav } from "../src/audio/wav.ts";
 import { appendProposals, ExternalSender, snowflakeBytes } from "../src/sim/dave/mls.ts";
 import { medianMicroseconds, round } from "./measure.ts";
@@ -22,16 +21,7 @@ const MEDIA_AUDIO = 0;
 
 function speechPackets(): Buffer[] {
   const url = new URL("../test/fixtures/speech-weather-question.wav", import.meta.url);
-  const { samples } = readWav(readFileSync(url));
-  const encoder = new OpusFrameEncoder();
-  const packets: Buffer[] = [];
-  const stereo = new Int16Array(FRAME_SAMPLES_48K_STEREO);
-  for (let at = 0; at + FRAME_SAMPLES_48K <= samples.length; at += FRAME_SAMPLES_48K) {
-    upmixMono(samples.subarray(at, at + FRAME_SAMPLES_48K), stereo);
-    packets.push(Buffer.from(encoder.encode(stereo)));
-  }
-  encoder.destroy();
-  return packets;
+  return encodeMonoSignal(readWav(readFileSync(url)).samples);
 }
 
 function group(): { sender: davey.DAVESession; receiver: davey.DAVESession } {

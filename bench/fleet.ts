@@ -1,6 +1,8 @@
 import type { BargeInInfo, BridgeObserver } from "../src/bridge/guild-bridge.ts";
 import type { PlaybackItem } from "../src/bridge/ports.ts";
+import { sessionTarget } from "../src/config.ts";
 import { ConversationManager } from "../src/conversation/manager.ts";
+import { localVoiceLiveConfig } from "../src/local/backend.ts";
 import { createLogger } from "../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../src/persona.ts";
 import { trustLoopbackCertificate } from "../src/sim/tls.ts";
@@ -92,16 +94,10 @@ export class Fleet {
     this.#world = options.world;
     this.#detailed = options.detailed;
     const { voiceLiveUrl, apiKey } = options.world.ready;
+    const azure = localVoiceLiveConfig(voiceLiveUrl, apiKey);
     this.manager = new ConversationManager({
+      backend: { label: "local", target: sessionTarget({ azure }), endpoint: async () => azure },
       config: {
-        azure: {
-          endpoint: voiceLiveUrl,
-          apiKey,
-          model: "gpt-realtime",
-          apiVersion: "2025-10-01",
-          agent: undefined,
-          tokenScope: "https://ai.azure.com/.default",
-        },
         voiceLive: { inputSampleRate: 24_000, connectionsPerMinute: 100_000, sessionMaxMinutes: 55 },
         conversation: { idleTimeoutSeconds: 3_600, emptyChannelGraceSeconds: 60 },
       },

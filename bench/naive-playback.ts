@@ -1,8 +1,6 @@
 import { readFileSync } from "node:fs";
 import { seededRandom } from "../src/audio/analysis.ts";
-import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
-import { OpusFrameEncoder } from "../src/audio/opus.ts";
-import { upmixMono } from "../src/audio/pcm.ts";
+import { encodeMonoSignal } from "../src/audio/opus-stream.ts";
 import { readWav } from "../src/audio/wav.ts";
 import { createLogger } from "../src/log.ts";
 import { trustLoopbackCertificate } from "../src/sim/tls.ts";
@@ -33,16 +31,8 @@ const MAX_BARGE_IN_MS = 2_000;
 function replyFrames(): Buffer[] {
   const url = new URL("../test/fixtures/speech-weather-question.wav", import.meta.url);
   const { samples } = readWav(readFileSync(url));
-  const encoder = new OpusFrameEncoder();
-  const stereo = new Int16Array(FRAME_SAMPLES_48K_STEREO);
-  const frames: Buffer[] = [];
   // Skip the clip's quiet lead-in: every reply frame is speech.
-  for (let f = 15; frames.length < REPLY_FRAMES; f++) {
-    upmixMono(samples.subarray(f * FRAME_SAMPLES_48K, (f + 1) * FRAME_SAMPLES_48K), stereo);
-    frames.push(Buffer.from(encoder.encode(stereo)));
-  }
-  encoder.destroy();
-  return frames;
+  return encodeMonoSignal(samples, { skipFrames: 15, maxFrames: REPLY_FRAMES });
 }
 
 interface Trial {

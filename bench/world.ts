@@ -8,11 +8,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { DiscordGatewayAdapterLibraryMethods } from "@discordjs/voice";
-import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
-import { OpusFrameEncoder } from "../src/audio/opus.ts";
-import { upmixMono } from "../src/audio/pcm.ts";
+import { encodeMonoSignal } from "../src/audio/opus-stream.ts";
 import { readWav } from "../src/audio/wav.ts";
-import { startLocalVoiceLiveServer } from "../src/local/server.ts";
+import { startLocalBackend } from "../src/local/backend.ts";
 import { createLogger } from "../src/log.ts";
 import { type BotPacket, LoopbackVoiceServer } from "../src/sim/voice-server.ts";
 import {
@@ -31,15 +29,7 @@ export const CLIP_FIXTURES = ["weather-question", "meeting-summary", "interrupti
 
 function encodeClip(name: string): Buffer[] {
   const { samples } = readWav(readFileSync(new URL(`../test/fixtures/speech-${name}.wav`, import.meta.url)));
-  const encoder = new OpusFrameEncoder();
-  const stereo = new Int16Array(FRAME_SAMPLES_48K_STEREO);
-  const frames: Buffer[] = [];
-  for (let at = 0; at + FRAME_SAMPLES_48K <= samples.length; at += FRAME_SAMPLES_48K) {
-    upmixMono(samples.subarray(at, at + FRAME_SAMPLES_48K), stereo);
-    frames.push(Buffer.from(encoder.encode(stereo)));
-  }
-  encoder.destroy();
-  return frames;
+  return encodeMonoSignal(samples);
 }
 
 class GuildPackets {
@@ -109,9 +99,9 @@ async function main(): Promise<void> {
   const send = process.send?.bind(process);
   if (send === undefined) throw new Error("bench/world.ts runs as a child process with an IPC channel");
   const logger = createLogger({ level: "error", pretty: false });
-  const apiKey = randomBytes(24).toString("base64url");
   const voice = await LoopbackVoiceServer.start({ recordBotAudio: false, logger });
-  const voiceLive = await startLocalVoiceLiveServer({ port: 0, apiKey, reply: "echo", logger });
+  const apiKey = randomBytes(24).toString("base64url");
+  const voiceLive = await startLocalBackend({ apiKey, logger });
   const clips = CLIP_FIXTURES.map(encodeClip);
   const guilds = new Map<string, GuildPackets>();
   const guildPackets = (guildId: string): GuildPackets => {
@@ -197,7 +187,7 @@ async function main(): Promise<void> {
   send({
     type: "ready",
     voiceEndpoint: voice.endpoint,
-    voiceLiveUrl: voiceLive.url,
+    voiceLiveUrl: voiceLive.server.url,
     apiKey,
     clipFrames: clips.map((clip) => clip.length),
   } satisfies WorldReady);

@@ -8,8 +8,8 @@ import { type Client, DiscordjsError, DiscordjsErrorCodes, Events, ShardClientUt
 import { COMMANDS } from "../commands/index.ts";
 import type { BridgeObserver } from "./bridge/guild-bridge.ts";
 import type { Backend } from "./bridge/types.ts";
-import type { Config } from "./config.ts";
-import { ConversationManager } from "./conversation/manager.ts";
+import { type Config, sessionTarget } from "./config.ts";
+import { ConversationManager, type VoiceLiveBackend } from "./conversation/manager.ts";
 import { AutoLeave } from "./discord/auto-leave.ts";
 import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
 import { inviteUrl } from "./discord/permissions.ts";
@@ -17,6 +17,7 @@ import { RateLimiter } from "./discord/rate-limit.ts";
 import { createRouter } from "./discord/router.ts";
 import { createShutdown } from "./discord/shutdown.ts";
 import { schedule } from "./discord/timers.ts";
+import { type LocalBackend, startLocalBackend } from "./local/backend.ts";
 import type { Logger } from "./log.ts";
 import type { Metrics } from "./metrics/metrics.ts";
 import { type MetricsServer, startMetricsServer } from "./metrics/server.ts";
@@ -57,14 +58,15 @@ export class LoginError extends Error {
 
 export function createBotApp(options: BotAppOptions): BotApp {
   const { config, logger, store, metrics } = options;
+  const voiceLive = voiceLiveBackend(config, logger, options.backendLabel);
   const conversations = new ConversationManager({
     config,
+    backend: voiceLive,
     logger,
     usage: store,
     metrics,
     ...(options.credential === undefined ? {} : { credential: options.credential }),
     ...(options.observe === undefined ? {} : { observe: options.observe }),
-    ...(options.backendLabel === undefined ? {} : { backendLabel: options.backendLabel }),
     ...(options.voiceGroup === undefined ? {} : { voiceGroup: options.voiceGroup }),
   });
   const client = createDiscordClient({ apiUrl: config.discord.apiUrl });
@@ -102,6 +104,7 @@ export function createBotApp(options: BotAppOptions): BotApp {
     steps: [
       { name: "stop auto-leave timers", run: () => autoLeave.stop() },
       { name: "leave voice channels", run: () => conversations.closeAll("the bot is shutting down") },
+      { name: "stop the local Voice Live server", run: () => voiceLive.close() },
       { name: "close the database", run: () => store.close() },
       { name: "stop the metrics server", run: () => metricsServer?.close() },
       { name: "disconnect from Discord", run: () => client.destroy() },
@@ -157,4 +160,42 @@ function isRejectedToken(error: unknown): boolean {
   if (error instanceof DiscordjsError && error.code === DiscordjsErrorCodes.TokenInvalid) return true;
   const code = (error as { code?: unknown } | null)?.code;
   return code === 4004 || code === "TokenInvalid";
+}
+
+/**
+ * The Voice Live the app talks to: the configured Azure resource, or without one the local
+ * backend (echo replies), started on the first /join.
+ */
+function voiceLiveBackend(
+  config: Config,
+  logger: Logger,
+  label: Backend | undefined,
+): VoiceLiveBackend & { close(): Promise<void> } {
+  const azure = config.azure;
+  const target = sessionTarget(config);
+  if (azure !== undefined) {
+    return { label: label ?? "azure", target, endpoint: async () => azure, close: async () => {} };
+  }
+  let local: Promise<LocalBackend> | undefined;
+  return {
+    label: label ?? "local",
+    target,
+    endpoint: async () => {
+      local ??= startLocalBackend({ logger: logger.child({ component: "local-voicelive" }) }).then(
+        (backend) => {
+          logger.info({ url: backend.server.url }, "local Voice Live server started (echo replies)");
+          return backend;
+        },
+        (error: unknown) => {
+          // The next /join tries again rather than failing for good.
+          local = undefined;
+          throw error;
+        },
+      );
+      return (await local).azure;
+    },
+    close: async () => {
+      await (await local?.catch(() => undefined))?.close();
+    },
+  };
 }

@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "../commands/index.ts";
 import { createBotApp, LoginError } from "./app.ts";
+import { personaRules } from "./bridge/persona-rules.ts";
 import {
   type Config,
   ConfigError,
@@ -25,7 +26,6 @@ import {
   shardMetricsPort,
 } from "./sharding/shard-manager.ts";
 import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
-import { personaRules } from "./voicelive/persona-rules.ts";
 import { useConnectionBudgets } from "./voicelive/rate-limiter.ts";
 
 /** A mistake in the setup: its message on stderr, no stack trace, exit code 1. */

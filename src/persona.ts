@@ -102,7 +102,7 @@ export function voiceKind(persona: Pick<Persona, "voice" | "voiceEndpointId">): 
 
 /**
  * What the configured model and API version allow, for `/persona set` and voice autocomplete.
- * Built from the capability table (src/voicelive/persona-rules.ts); absent means no model check.
+ * Built from the capability table (src/bridge/persona-rules.ts); absent means no model check.
  */
 export interface PersonaRules {
   /** Problems with a changed persona, each naming the option and what the model accepts. */

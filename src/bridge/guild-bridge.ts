@@ -2,12 +2,8 @@ import { FRAME_MS } from "../audio/constants.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
-import type {
-  ClientEventType,
-  ErrorDetails,
-  ResponseAudioDeltaEvent,
-  SessionConfig,
-} from "../voicelive/protocol.ts";
+import type { ClientEventType, ErrorDetails, ResponseAudioDeltaEvent } from "../voicelive/protocol.ts";
+import type { SessionConfigResult } from "../voicelive/session-config.ts";
 import { CaptionComposer, CaptionWriter, cutTranscript, type SpeakerNames } from "./captions.ts";
 import { OutputHoldClock } from "./figures.ts";
 import { InputMixer } from "./input-mixer.ts";
@@ -68,10 +64,6 @@ export interface BridgeObserver {
   /** Voice Live confirmed a truncation: how much of the item it now keeps. */
   itemTruncated?(itemId: string, audioEndMs: number): void;
 }
-
-export type SessionConfigResult =
-  | { readonly ok: true; readonly config: SessionConfig }
-  | { readonly ok: false; readonly problems: readonly string[] };
 
 export interface GuildBridgeOptions {
   readonly guildId: string;

@@ -1,24 +1,22 @@
-import { randomBytes } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { FrameClock } from "../audio/frame-clock.ts";
 import { type BridgeObserver, GuildBridge, type UsageDelta } from "../bridge/guild-bridge.ts";
+import { buildSessionConfig } from "../bridge/persona-session.ts";
 import type { Backend, ConversationStatus, PersonaApplyResult } from "../bridge/types.ts";
-import { type AzureVoiceLiveConfig, type Config, sessionTarget } from "../config.ts";
-import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
-import { type Logger, registerSecret } from "../log.ts";
+import type { AzureVoiceLiveConfig, Config } from "../config.ts";
+import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
 import { ManagedVoiceConnection } from "../voice/connection.ts";
 import { DiscordVoiceChannel } from "../voice/voice-channel.ts";
-import { DEFAULT_API_VERSION, DEFAULT_MODEL } from "../voicelive/capabilities.ts";
+import type { SessionTarget } from "../voicelive/capabilities.ts";
 import { VoiceLiveSession } from "../voicelive/session.ts";
-import { buildSessionConfig } from "../voicelive/session-config.ts";
 import type { ConversationControl, JoinRequest } from "./types.ts";
 
 /**
  * All of the process's conversations, one per guild, ticked by one shared 20 ms clock. Implements
- * the interface the commands use. With no Azure endpoint it starts the local Voice Live server in
- * process (echo replies) and points every session at it.
+ * the interface the commands use. Which Voice Live it talks to is decided where the app is
+ * composed: `backend` says what to call it and where it is.
  */
 
 export interface UsageSink {
@@ -34,8 +32,19 @@ export interface UsageSink {
   ): void;
 }
 
+/** The Voice Live a manager's sessions use. */
+export interface VoiceLiveBackend {
+  /** What /status and /join call it. */
+  readonly label: Backend;
+  /** What the sessions may send (the model and API version of the deployment). */
+  readonly target: SessionTarget;
+  /** Where it is; may start it on first use (the local backend). */
+  readonly endpoint: () => Promise<AzureVoiceLiveConfig>;
+}
+
 export interface ConversationManagerOptions {
-  readonly config: Pick<Config, "azure" | "voiceLive" | "conversation">;
+  readonly config: Pick<Config, "voiceLive" | "conversation">;
+  readonly backend: VoiceLiveBackend;
   readonly logger: Logger;
   readonly usage?: UsageSink;
   readonly metrics?: Metrics;
@@ -45,8 +54,6 @@ export interface ConversationManagerOptions {
   readonly observe?: (guildId: string) => BridgeObserver | undefined;
   /** @discordjs/voice connection group (benchmarks run several managers in one process). */
   readonly voiceGroup?: string;
-  /** What /status and /join call the backend, when `config.azure` points at a local server. */
-  readonly backendLabel?: Backend;
   /** Overrides for tests: how long Discord may take to be ready, and the VAD-tail/idle figures. */
   readonly voiceReadyTimeoutMs?: number;
 }
@@ -58,14 +65,11 @@ export class ConversationManager implements ConversationControl {
   readonly #conversations = new Map<string, GuildBridge>();
   readonly #joining = new Set<string>();
   readonly #clock: FrameClock;
-  #local: Promise<LocalVoiceLiveServer> | undefined;
-  #localServer: LocalVoiceLiveServer | undefined;
-  #localKey: string | undefined;
 
   constructor(options: ConversationManagerOptions) {
     this.#options = options;
     this.#log = options.logger.child({ component: "conversations" });
-    this.backend = options.backendLabel ?? (options.config.azure === undefined ? "local" : "azure");
+    this.backend = options.backend.label;
     this.#clock = new FrameClock({
       onTick: this.#tick,
       onError: (error) => this.#log.error({ err: error }, "conversation tick failed"),
@@ -105,7 +109,7 @@ export class ConversationManager implements ConversationControl {
     let voice: ManagedVoiceConnection | undefined;
     let session: VoiceLiveSession | undefined;
     try {
-      const azure = await this.#azureConfig();
+      const azure = await this.#options.backend.endpoint();
       session = new VoiceLiveSession({
         azure,
         session: built.config,
@@ -187,10 +191,6 @@ export class ConversationManager implements ConversationControl {
   async closeAll(reason: string): Promise<void> {
     await Promise.all([...this.#conversations.keys()].map((guildId) => this.leave(guildId, reason)));
     this.#clock.stop();
-    const local = this.#localServer;
-    this.#local = undefined;
-    this.#localServer = undefined;
-    await local?.close();
   }
 
   readonly #tick = (_tick: number, dueMs: number): void => {
@@ -199,37 +199,10 @@ export class ConversationManager implements ConversationControl {
 
   #sessionOptions(settings: GuildSettings): Parameters<typeof buildSessionConfig>[1] {
     return {
-      target: sessionTarget(this.#options.config),
+      target: this.#options.backend.target,
       inputSampleRate: this.#options.config.voiceLive.inputSampleRate,
       // Transcribing costs tokens; only captions need the user's words.
       transcriptionModel: settings.captions.enabled ? undefined : null,
-    };
-  }
-
-  async #azureConfig(): Promise<AzureVoiceLiveConfig> {
-    const azure = this.#options.config.azure;
-    if (azure !== undefined) return azure;
-    if (this.#local === undefined) {
-      this.#localKey = randomBytes(24).toString("base64url");
-      registerSecret(this.#localKey);
-      this.#local = startLocalVoiceLiveServer({
-        port: 0,
-        apiKey: this.#localKey,
-        reply: "echo",
-        logger: this.#log.child({ component: "local-voicelive" }),
-      });
-      this.#localServer = await this.#local;
-      this.#log.info({ url: this.#localServer.url }, "local Voice Live server started (echo replies)");
-    }
-    const server = await this.#local;
-    return {
-      endpoint: server.url,
-      apiKey: this.#localKey,
-      // The default target, so the local server enforces what Azure would for the default model.
-      model: DEFAULT_MODEL,
-      apiVersion: DEFAULT_API_VERSION,
-      agent: undefined,
-      tokenScope: "https://ai.azure.com/.default",
     };
   }
 

@@ -1,17 +1,17 @@
-import { randomBytes } from "node:crypto";
 import type { TokenCredential } from "@azure/identity";
 import { getVoiceConnection } from "@discordjs/voice";
 import { Events } from "discord.js";
 import { COMMANDS } from "../../commands/index.ts";
 import { type BotApp, createBotApp } from "../app.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../audio/constants.ts";
-import { OpusFrameEncoder } from "../audio/opus.ts";
+import { encodeOpusStream } from "../audio/opus-stream.ts";
 import { isSilent } from "../audio/pcm.ts";
 import { convertSampleRate } from "../audio/rate-convert.ts";
 import type { WavAudio } from "../audio/wav.ts";
 import { bargeInCut, OutputHoldClock, packetsOfHandedFrames } from "../bridge/figures.ts";
 import type { BargeInInfo, BridgeObserver } from "../bridge/guild-bridge.ts";
 import { LatencyRecorder } from "../bridge/latency.ts";
+import { personaRules } from "../bridge/persona-rules.ts";
 import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../bridge/types.ts";
 import {
   type AzureVoiceLiveConfig,
@@ -23,12 +23,12 @@ import {
 } from "../config.ts";
 import { ConversationManager } from "../conversation/manager.ts";
 import { commandPayload } from "../discord/registry.ts";
-import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/server.ts";
+import { type LocalBackend, startLocalBackend } from "../local/backend.ts";
+import type { LocalVoiceLiveServer } from "../local/server.ts";
 import { type Logger, log } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
 import { type GuildStore, openGuildStore } from "../store/guild-store.ts";
-import { personaRules } from "../voicelive/persona-rules.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
 import { type ChannelMessage, type InteractionRecord, LoopbackDiscord } from "./discord/index.ts";
 import { paceFrames } from "./frame-pacer.ts";
@@ -211,9 +211,6 @@ const READY_TIMEOUT_MS = 5_000;
 /** /join waits for Discord voice and Voice Live (Azure: a few seconds). */
 const JOIN_TIMEOUT_MS = 30_000;
 const POLL_MS = 5;
-const LOCAL_MODEL = "gpt-realtime";
-const API_VERSION = "2025-10-01";
-const TOKEN_SCOPE = "https://ai.azure.com/.default";
 /** Loopback connections are free; Azure takes the configured rate. */
 const LOCAL_CONNECTIONS_PER_MINUTE = 10_000;
 const DEFAULT_IDLE_TIMEOUT_SECONDS = 600;
@@ -312,7 +309,7 @@ export class SimHarness {
     if (discord === undefined) {
       this.#discordSide = undefined;
       this.manager = new ConversationManager({
-        backendLabel: backend.kind,
+        backend: { label: backend.kind, target: sessionTarget(config), endpoint: async () => azure },
         config,
         logger,
         voiceGroup: this.voiceGroup,
@@ -393,16 +390,10 @@ export class SimHarness {
     };
     if (backend.kind === "azure")
       return started(new SimHarness(voice, undefined, backend.azure, options, discord));
-    const apiKey =
-      backend.serverApiKey === null
-        ? undefined
-        : (backend.serverApiKey ?? randomBytes(24).toString("base64url"));
-    let local: LocalVoiceLiveServer;
+    let local: LocalBackend;
     try {
-      local = await startLocalVoiceLiveServer({
-        port: 0,
-        ...(apiKey === undefined ? {} : { apiKey }),
-        reply: "echo",
+      local = await startLocalBackend({
+        ...(backend.serverApiKey === undefined ? {} : { apiKey: backend.serverApiKey }),
         ...(backend.speed === undefined ? {} : { speed: backend.speed }),
         ...(backend.chunkMs === undefined ? {} : { chunkMs: backend.chunkMs }),
         logger,
@@ -412,15 +403,8 @@ export class SimHarness {
       await voice.close();
       throw error;
     }
-    const azure: AzureVoiceLiveConfig = backend.botConfig?.(local.url) ?? {
-      endpoint: local.url,
-      apiKey,
-      model: LOCAL_MODEL,
-      apiVersion: API_VERSION,
-      agent: undefined,
-      tokenScope: TOKEN_SCOPE,
-    };
-    return started(new SimHarness(voice, local, azure, options, discord));
+    const azure = backend.botConfig?.(local.server.url) ?? local.azure;
+    return started(new SimHarness(voice, local.server, azure, options, discord));
   }
 
   /** Application mode: logs the bot in and waits until discord.js is ready. */
@@ -657,7 +641,7 @@ export class SimGuild {
    * signal (or close) stopped it.
    */
   async speak(userId: string, speech: Speech, options: { signal?: AbortSignal } = {}): Promise<SpeechRun> {
-    const packets = "opus" in speech ? speech.opus : encodeOpus(speech.pcm);
+    const packets = "opus" in speech ? speech.opus : encodeOpusStream(speech.pcm);
     const sentAt = new Float64Array(packets.length).fill(Number.NaN);
     const failedSend = new AbortController();
     const signals = [this.#stop.signal, failedSend.signal];
@@ -808,15 +792,6 @@ export class SimGuild {
         message.texts.push(text);
       },
     };
-  }
-}
-
-function encodeOpus(frames: readonly Int16Array[]): Buffer[] {
-  const encoder = new OpusFrameEncoder();
-  try {
-    return frames.map((frame) => encoder.encode(frame));
-  } finally {
-    encoder.destroy();
   }
 }
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { DiscordGatewayAdapterCreator } from "@discordjs/voice";
-import { OpusFrameEncoder } from "../audio/opus.ts";
+import { encodeOpusStream } from "../audio/opus-stream.ts";
 import { type Logger, log } from "../log.ts";
 import { type BotDaveFaults, type DaveReport, GuildDave } from "./dave/guild-dave.ts";
 import { ExternalSender } from "./dave/mls.ts";
@@ -313,7 +313,7 @@ export class LoopbackVoiceServer {
         `the bot joined guild ${guildId} self-deafened: Discord sends no audio to it (selfDeaf: false)`,
       );
     }
-    const frames = "opus" in speech ? speech.opus : encodePcmFrames(speech.pcm);
+    const frames = "opus" in speech ? speech.opus : encodeOpusStream(speech.pcm);
     let sent = 0;
     const send = (index: number): void => {
       if (this.#sendUserFrame(guild, user, frames[index]!)) sent++;
@@ -597,14 +597,5 @@ export class LoopbackVoiceServer {
     } catch (error) {
       this.#logger.error({ err: error }, "loopback voice server listener threw");
     }
-  }
-}
-
-function encodePcmFrames(pcm: readonly Int16Array[]): Buffer[] {
-  const encoder = new OpusFrameEncoder();
-  try {
-    return pcm.map((frame) => encoder.encode(frame));
-  } finally {
-    encoder.destroy();
   }
 }

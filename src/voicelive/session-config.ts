@@ -1,4 +1,3 @@
-import { type Persona, voiceKind } from "../persona.ts";
 import {
   capabilitiesFor,
   DEFAULT_TARGET,
@@ -8,177 +7,34 @@ import {
   type SessionTarget,
   type VoiceType,
 } from "./capabilities.ts";
-import type {
-  AzureVoiceOptions,
-  EndOfUtteranceDetection,
-  InputAudioFormat,
-  InputAudioTranscription,
-  Modality,
-  OutputAudioFormat,
-  SessionConfig,
-  TurnDetection,
-  Voice,
-} from "./protocol.ts";
+import type { AzureVoiceOptions, SessionConfig, TurnDetection, Voice } from "./protocol.ts";
 
 /**
- * Builds the `session` of a `session.update` from a guild's persona, and checks any session
- * configuration before it is sent: the service answers a bad one with an `error` (and closes the
- * socket after five), so every combination it is known to reject is caught here with a message
- * naming the wire field.
+ * Checks any session configuration before it is sent: the service answers a bad one with an
+ * `error` (and closes the socket after five), so every combination it is known to reject is caught
+ * here with a message naming the wire field.
  */
 
 export type SessionConfigResult =
   | { readonly ok: true; readonly config: SessionConfig }
   | { readonly ok: false; readonly problems: readonly string[] };
 
-export interface TurnDetectionOptions {
-  /** Default true. Sent explicitly: the docs say default true, the 2025-10-01 swagger false. */
-  readonly createResponse?: boolean;
-  /** Default true (the service cancels its own response on barge-in). */
-  readonly interruptResponse?: boolean;
-  readonly removeFillerWords?: boolean;
-  readonly endOfUtteranceDetection?: EndOfUtteranceDetection;
-  /** `semantic_vad` only. */
-  readonly eagerness?: "auto" | "low" | "medium" | "high";
-}
-
-export interface SessionOptions {
-  /** Default `["text", "audio"]`. */
-  readonly modalities?: readonly Modality[];
-  /** Where the session goes; decides what may be sent (capabilities.ts). Default: gpt-realtime, newest GA. */
-  readonly target?: SessionTarget;
-  /** Agent mode without a full target (kept for callers that only know the mode). */
-  readonly agentMode?: boolean;
-  /** Replaces the persona's instructions (rejected in agent mode). */
-  readonly instructions?: string;
-  /** Replaces the voice derived from the persona (personal and realtime-native voices). */
-  readonly voice?: Voice;
-  /** Merged into an Azure voice derived from the persona. */
-  readonly azureVoiceOptions?: AzureVoiceOptions;
-  /** Default `pcm16`. */
-  readonly inputAudioFormat?: InputAudioFormat;
-  /** pcm16 only; default 24000. */
-  readonly inputSampleRate?: number;
-  /** Default `pcm16` (24 kHz). */
-  readonly outputAudioFormat?: OutputAudioFormat;
-  /** `null` means manual turns (no VAD). */
-  readonly turnDetection?: TurnDetectionOptions | null;
-  /** Default: the model's own default (capabilities.ts); `null` turns user transcripts (captions) off. */
-  readonly transcriptionModel?: string | null;
-  readonly maxResponseOutputTokens?: number | "inf";
-}
-
 /** The target of options that name only the mode. */
-export function targetOf(options: Pick<SessionOptions, "target" | "agentMode">): SessionTarget {
+export function targetOf(options: {
+  readonly target?: SessionTarget;
+  readonly agentMode?: boolean;
+}): SessionTarget {
   if (options.target !== undefined) return options.target;
   return options.agentMode === true
     ? { ...DEFAULT_TARGET, model: undefined, agentMode: true }
     : DEFAULT_TARGET;
 }
 
-/** Builds and validates the full session configuration for a persona. */
-export function buildSessionConfig(persona: Persona, options: SessionOptions = {}): SessionConfigResult {
-  const target = targetOf(options);
-  const caps = capabilitiesFor(target);
-  if (target.agentMode && options.instructions !== undefined) {
-    return { ok: false, problems: [AGENT_INSTRUCTIONS_PROBLEM] };
-  }
-  const inputFormat = options.inputAudioFormat ?? "pcm16";
-  const transcriptionModel =
-    options.transcriptionModel === undefined ? caps.defaultTranscriptionModel : options.transcriptionModel;
-  const config: SessionConfig = {
-    modalities: options.modalities ?? ["text", "audio"],
-    ...(target.agentMode ? {} : { instructions: options.instructions ?? persona.instructions }),
-    voice: options.voice ?? personaVoice(persona, options.azureVoiceOptions),
-    input_audio_format: inputFormat,
-    ...(inputFormat === "pcm16" ? { input_audio_sampling_rate: options.inputSampleRate ?? 24000 } : {}),
-    output_audio_format: options.outputAudioFormat ?? "pcm16",
-    turn_detection:
-      options.turnDetection === null ? null : personaTurnDetection(persona, options.turnDetection ?? {}),
-    input_audio_noise_reduction: persona.noiseSuppression ? { type: "azure_deep_noise_suppression" } : null,
-    input_audio_echo_cancellation: persona.echoCancellation ? { type: "server_echo_cancellation" } : null,
-    input_audio_transcription:
-      transcriptionModel === null ? null : transcriptionOf(transcriptionModel, persona, caps),
-    // The agent owns its temperature [capabilities.ts, agent family]: not sent, not overridden.
-    ...(caps.temperature === undefined ? {} : { temperature: persona.temperature }),
-    ...(options.maxResponseOutputTokens === undefined
-      ? {}
-      : { max_response_output_tokens: options.maxResponseOutputTokens }),
-  };
-  return validateSessionConfig(config, { target });
-}
-
-/**
- * The transcription settings in the form the model takes: OpenAI transcription models want one
- * ISO-639-1 code, so `en-US` becomes `en`; Azure Speech takes the BCP-47 tag as it is.
- */
-function transcriptionOf(
-  model: string,
-  persona: Persona,
-  caps: ResolvedCapabilities,
-): InputAudioTranscription {
-  const language = persona.transcriptionLanguage;
-  if (language === null) return { model };
-  const form = caps.transcriptionModels.find((m) => m.name === model)?.languageForm ?? "bcp-47-list";
-  const primary = language.split(/[,-]/)[0]?.toLowerCase() ?? language;
-  return { model, language: form === "iso-639-1" ? primary : language };
-}
-
-function personaVoice(persona: Persona, azureOptions: AzureVoiceOptions | undefined): Voice {
-  switch (voiceKind(persona)) {
-    case "openai":
-      return { type: "openai", name: persona.voice };
-    case "azure-custom":
-      return {
-        type: "azure-custom",
-        name: persona.voice,
-        endpoint_id: persona.voiceEndpointId ?? "",
-        ...azureOptions,
-      };
-    case "azure-standard":
-      return { type: "azure-standard", name: persona.voice, ...azureOptions };
-    case "azure-realtime-native":
-      // SSML options are Azure TTS options; the native voices take a name only [SDK AzureRealtimeNativeVoice].
-      return { type: "azure-realtime-native", name: persona.voice };
-  }
-}
-
-function personaTurnDetection(persona: Persona, options: TurnDetectionOptions): TurnDetection {
-  const { type, threshold, prefixPaddingMs, silenceDurationMs } = persona.turnDetection;
-  const responses = {
-    create_response: options.createResponse ?? true,
-    interrupt_response: options.interruptResponse ?? true,
-  };
-  if (type === "semantic_vad") {
-    // OpenAI's semantic_vad defaults both to true (no disagreement to pin down), and the SDK's
-    // serializer models no semantic_vad field but `type`: send only what differs from the default.
-    return {
-      type,
-      ...(options.eagerness === undefined ? {} : { eagerness: options.eagerness }),
-      ...(responses.create_response ? {} : { create_response: false }),
-      ...(responses.interrupt_response ? {} : { interrupt_response: false }),
-    };
-  }
-  const eou =
-    options.endOfUtteranceDetection === undefined
-      ? {}
-      : { end_of_utterance_detection: options.endOfUtteranceDetection };
-  const timing = { threshold, prefix_padding_ms: prefixPaddingMs, silence_duration_ms: silenceDurationMs };
-  if (type === "server_vad") return { type, ...timing, ...eou, ...responses };
-  return {
-    type,
-    ...timing,
-    ...(options.removeFillerWords === undefined ? {} : { remove_filler_words: options.removeFillerWords }),
-    ...eou,
-    ...responses,
-  };
-}
-
 // ---------------------------------------------------------------------------------------------
 // Validation
 // ---------------------------------------------------------------------------------------------
 
-const AGENT_INSTRUCTIONS_PROBLEM =
+export const AGENT_INSTRUCTIONS_PROBLEM =
   "instructions: not allowed in agent mode (the service rejects them; the agent's own instructions apply)";
 
 const MODALITIES: readonly string[] = ["text", "audio"];

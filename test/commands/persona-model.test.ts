@@ -5,10 +5,10 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { command as persona } from "../../commands/persona.ts";
+import { personaRules } from "../../src/bridge/persona-rules.ts";
 import { defaultPersona, OPENAI_VOICES } from "../../src/persona.ts";
 import { openGuildStore } from "../../src/store/guild-store.ts";
 import type { SessionTarget } from "../../src/voicelive/capabilities.ts";
-import { personaRules } from "../../src/voicelive/persona-rules.ts";
 import {
   commandContext,
   createHarness,

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
 import { SimHarness } from "../../src/sim/harness.ts";
 import { memoryAfterGc } from "../reliability/helpers.ts";
-import { encodeFrames, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
+import { toneFrames, waitFor } from "../sim/voice-test-kit.ts";
 
 /**
  * People come and go in a long-lived channel: each who speaks gets a decoder, a resampler and a
@@ -23,7 +24,7 @@ describe("speakers who leave are forgotten", () => {
     const h = await SimHarness.start({ recordAudio: false, dave: false });
     harness = h;
     const guild = await h.join();
-    const speech = encodeFrames(toneFrames(440, FRAMES_EACH));
+    const speech = encodeOpusStream(toneFrames(440, FRAMES_EACH));
     const speakers = () => guild.status()?.speakers ?? -1;
 
     const batch = async (): Promise<void> => {

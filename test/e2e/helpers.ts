@@ -1,8 +1,9 @@
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
 import type { AppHarness } from "../../src/sim/app-harness.ts";
-import { encodeFrames, speechFrames, waitFor } from "../sim/voice-test-kit.ts";
+import { speechFrames, waitFor } from "../sim/voice-test-kit.ts";
 
 /** The weather question, as Opus packets a member's client would send. */
-export const QUESTION = encodeFrames(speechFrames("speech-weather-question.wav", 150));
+export const QUESTION = encodeOpusStream(speechFrames("speech-weather-question.wav", 150));
 
 /** Non-silent packets the bot has sent into the guild's channel so far. */
 export function botPackets(h: AppHarness): number {

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { encodeFrames, speechFrames, waitFor } from "../sim/voice-test-kit.ts";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
+import { speechFrames, waitFor } from "../sim/voice-test-kit.ts";
 import { type BotProcess, logMessages, startBotProcess } from "./bot-process.ts";
 
 /** `npm start` itself, in its own process, against a loopback Discord it knows only by DISCORD_API_URL. */
@@ -54,7 +55,7 @@ describe("npm start against a loopback Discord", () => {
     await waitFor(() => b.voice.daveSettled(guild.id, b.userId), "the member in the DAVE group", 10_000);
     const heard = () => b.voice.botAudio(guild.id).filter((packet) => !packet.isSilence).length;
     const speaking = b.voice.speakAs(guild.id, b.userId, {
-      opus: encodeFrames(speechFrames("speech-weather-question.wav", 150)),
+      opus: encodeOpusStream(speechFrames("speech-weather-question.wav", 150)),
     });
     await waitFor(() => heard() > 10, "the bot's echo", 20_000);
     await speaking;

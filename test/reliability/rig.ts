@@ -1,13 +1,15 @@
 import type { TokenCredential } from "@azure/identity";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
 import type { ConversationStatus } from "../../src/bridge/types.ts";
 import type { AzureVoiceLiveConfig } from "../../src/config.ts";
 import type { ConversationManager } from "../../src/conversation/manager.ts";
+import { localVoiceLiveConfig } from "../../src/local/backend.ts";
 import type { LocalVoiceLiveServer } from "../../src/local/server.ts";
 import type { Logger } from "../../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../../src/persona.ts";
 import { type SimGuild, SimHarness } from "../../src/sim/harness.ts";
 import type { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
-import { encodeFrames, speechFrames, uniqueGuildId, waitFor } from "../sim/voice-test-kit.ts";
+import { speechFrames, uniqueGuildId, waitFor } from "../sim/voice-test-kit.ts";
 
 /**
  * The reliability and security suites' view of the simulator's harness (src/sim/harness.ts): one
@@ -62,14 +64,7 @@ export interface Rig {
 }
 
 export function rigAzure(endpoint: string, apiKey: string | undefined = RIG_API_KEY): AzureVoiceLiveConfig {
-  return {
-    endpoint,
-    apiKey,
-    model: "gpt-realtime",
-    apiVersion: "2025-10-01",
-    agent: undefined,
-    tokenScope: "https://ai.azure.com/.default",
-  };
+  return localVoiceLiveConfig(endpoint, apiKey);
 }
 
 export async function startRig(options: RigOptions): Promise<Rig> {
@@ -90,7 +85,7 @@ export async function startRig(options: RigOptions): Promise<Rig> {
   const local = harness.local;
   if (local === undefined) throw new Error("the rig runs the local server");
   const guildId = uniqueGuildId();
-  const utterance = encodeFrames(
+  const utterance = encodeOpusStream(
     speechFrames("speech-weather-question.wav", UTTERANCE_FRAMES[1]).slice(UTTERANCE_FRAMES[0]),
   );
   let guild: SimGuild | undefined;

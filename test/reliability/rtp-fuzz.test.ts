@@ -1,13 +1,13 @@
 import { createSocket, type Socket } from "node:dgram";
 import { describe, expect, it } from "vitest";
 import { FRAME_SAMPLES_24K } from "../../src/audio/constants.ts";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
 import type { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
 import { SpeakerReceiver } from "../../src/voice/speaker-receiver.ts";
 import {
   atInputRate,
   bestFrameCorrelation,
   decodeToMono,
-  encodeFrames,
   joined,
   sleep,
   speechFrames,
@@ -120,7 +120,7 @@ describe(`RTP/Opus receive fuzz (SEED=${SEED}, ${PACKETS} packets)`, () => {
         });
         bed.cleanup(() => receiver.close());
 
-        const speech = encodeFrames(speechFrames("speech-weather-question.wav", 100));
+        const speech = encodeOpusStream(speechFrames("speech-weather-question.wav", 100));
         const fuzzer = new RtpFuzzer(new Rng(SEED), sessionSecrets(bed.server, guildId).key, ssrc, speech);
         const to = sessionSecrets(bed.server, guildId);
         const where = (sent: number): string =>

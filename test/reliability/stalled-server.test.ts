@@ -1,11 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
+import { buildSessionConfig } from "../../src/bridge/persona-session.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
 import { defaultPersona } from "../../src/persona.ts";
 import { base64Length } from "../../src/voicelive/pcm-base64.ts";
 import { ConnectionRateLimiter } from "../../src/voicelive/rate-limiter.ts";
 import { VoiceLiveSession } from "../../src/voicelive/session.ts";
-import { buildSessionConfig } from "../../src/voicelive/session-config.ts";
-import { encodeFrames, speechFrames, waitFor } from "../sim/voice-test-kit.ts";
+import { speechFrames, waitFor } from "../sim/voice-test-kit.ts";
 import {
   errorCapturingLogger,
   MiB,
@@ -138,7 +139,7 @@ describe("a Voice Live server that stops reading", () => {
         expect(await r.turn()).toBe(true);
         await r.quiet();
 
-        const long = encodeFrames([
+        const long = encodeOpusStream([
           ...speechFrames("speech-weather-question.wav", 300),
           ...speechFrames("speech-meeting-summary.wav", 300),
           ...speechFrames("speech-interruption.wav", 300),

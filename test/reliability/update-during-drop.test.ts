@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { buildSessionConfig } from "../../src/bridge/persona-session.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { defaultPersona } from "../../src/persona.ts";
 import type { SessionConfig } from "../../src/voicelive/protocol.ts";
 import { ConnectionRateLimiter } from "../../src/voicelive/rate-limiter.ts";
 import { VoiceLiveSession } from "../../src/voicelive/session.ts";
-import { buildSessionConfig } from "../../src/voicelive/session-config.ts";
 import { type FakeService, startFakeService, testAzure, until } from "../voicelive/fake-service.ts";
 import { trapProcessErrors } from "./helpers.ts";
 

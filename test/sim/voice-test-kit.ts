@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { correlationAtLag } from "../../src/audio/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
-import { OpusFrameDecoder, OpusFrameEncoder } from "../../src/audio/opus.ts";
+import { OpusFrameDecoder } from "../../src/audio/opus.ts";
 import { upmixMono } from "../../src/audio/pcm.ts";
 import { createInputResampler } from "../../src/audio/resample.ts";
 import { readWav } from "../../src/audio/wav.ts";
@@ -64,15 +64,6 @@ export function speechFrames(fixture: string, frames: number): Int16Array[] {
     out.push(frame);
   }
   return out;
-}
-
-export function encodeFrames(pcm: readonly Int16Array[]): Buffer[] {
-  const encoder = new OpusFrameEncoder();
-  try {
-    return pcm.map((frame) => encoder.encode(frame));
-  } finally {
-    encoder.destroy();
-  }
 }
 
 /** What a fresh decoder makes of these packets: the reference "after Opus" signal, left channel. */

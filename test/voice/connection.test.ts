@@ -1,10 +1,11 @@
 import { VoiceConnectionStatus } from "@discordjs/voice";
 import { describe, expect, it } from "vitest";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
 import type { CloseAction } from "../../src/sim/voice-server.ts";
 import type { ManagedVoiceConnection, VoiceEnd } from "../../src/voice/connection.ts";
 import { OpusQueuePlayer } from "../../src/voice/opus-queue-player.ts";
 import { SpeakerReceiver } from "../../src/voice/speaker-receiver.ts";
-import { encodeFrames, takeFrame, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
+import { takeFrame, toneFrames, waitFor } from "../sim/voice-test-kit.ts";
 import { type TestBed, useTestBed } from "./testbed.ts";
 
 const ALICE = "200000000000000002";
@@ -46,7 +47,7 @@ async function assertAudioFlowsBothWays(testBed: TestBed, managed: ManagedVoiceC
   await waitFor(() => heard.length === 10, "Alice's 10 frames");
 
   const before = server.botAudio(managed.guildId).filter((p) => !p.isSilence).length;
-  for (const frame of encodeFrames(toneFrames(660, 10))) player.enqueue(frame);
+  for (const frame of encodeOpusStream(toneFrames(660, 10))) player.enqueue(frame);
   player.markComplete();
   await waitFor(
     () => server.botAudio(managed.guildId).filter((p) => !p.isSilence).length === before + 10,

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
 import type { BotPacket } from "../../src/sim/voice-server.ts";
 import type { ManagedVoiceConnection } from "../../src/voice/connection.ts";
 import { OpusQueuePlayer, type OpusQueuePlayerOptions } from "../../src/voice/opus-queue-player.ts";
 import {
   bestFrameCorrelation,
   decodeToMono,
-  encodeFrames,
   sleep,
   speechFrames,
   toneFrames,
@@ -40,7 +40,7 @@ describe("OpusQueuePlayer", () => {
     const { managed, player } = await playerOnConnection();
     const sent: (string | undefined)[] = [];
     player.onFrameSent((tag) => sent.push(tag));
-    const frames = encodeFrames(speechFrames("speech-interruption.wav", 40));
+    const frames = encodeOpusStream(speechFrames("speech-interruption.wav", 40));
     for (const [i, frame] of frames.entries()) player.enqueue(frame, `item-1:${i}`);
     player.markComplete();
 
@@ -127,7 +127,7 @@ describe("OpusQueuePlayer", () => {
   it("refuses frames beyond its cap", async () => {
     const player = new OpusQueuePlayer({ maxQueuedFrames: 5 });
     bed.cleanup(() => player.destroy());
-    const frames = encodeFrames(toneFrames(440, 6));
+    const frames = encodeOpusStream(toneFrames(440, 6));
     expect(frames.map((frame) => player.enqueue(frame))).toEqual([true, true, true, true, true, false]);
     expect(player.framesRefused).toBe(1);
     expect(player.queuedFrames).toBe(5);

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { encodeOpusStream } from "../../src/audio/opus-stream.ts";
 import type { ManagedVoiceConnection } from "../../src/voice/connection.ts";
 import { type SpeakerPredicate, SpeakerReceiver } from "../../src/voice/speaker-receiver.ts";
 import {
   atInputRate,
   bestFrameCorrelation,
   decodeToMono,
-  encodeFrames,
   joined,
   sleep,
   speechFrames,
@@ -64,8 +64,8 @@ describe("SpeakerReceiver", () => {
   it("decodes two simultaneous speakers into separate streams, first frame included", async () => {
     const { managed, frames, receiver } = await listen();
     await addUsers(managed, ALICE, BOB);
-    const alice = encodeFrames(speechFrames("speech-weather-question.wav", 50));
-    const bob = encodeFrames(speechFrames("speech-meeting-summary.wav", 50));
+    const alice = encodeOpusStream(speechFrames("speech-weather-question.wav", 50));
+    const bob = encodeOpusStream(speechFrames("speech-meeting-summary.wav", 50));
 
     await Promise.all([
       bed.server.speakAs(managed.guildId, ALICE, { opus: alice }),
@@ -94,7 +94,7 @@ describe("SpeakerReceiver", () => {
       return userId !== SOME_BOT;
     });
     await addUsers(managed, ALICE, SOME_BOT);
-    const tone = encodeFrames(toneFrames(440, 5));
+    const tone = encodeOpusStream(toneFrames(440, 5));
     for (let burst = 0; burst < 2; burst++) {
       await Promise.all([
         bed.server.speakAs(managed.guildId, ALICE, { opus: tone }),
@@ -113,7 +113,7 @@ describe("SpeakerReceiver", () => {
       return userId === ALICE;
     });
     await addUsers(managed, ALICE, BOB);
-    const alice = encodeFrames(speechFrames("speech-weather-question.wav", 20));
+    const alice = encodeOpusStream(speechFrames("speech-weather-question.wav", 20));
     await Promise.all([
       bed.server.speakAs(managed.guildId, ALICE, { opus: alice }),
       bed.server.speakAs(managed.guildId, BOB, { pcm: toneFrames(440, 20) }),
@@ -128,7 +128,7 @@ describe("SpeakerReceiver", () => {
   it("keeps hearing a speaker after an undecryptable packet and an undecodable frame", async () => {
     const { managed, frames, receiver } = await listen();
     await addUsers(managed, ALICE);
-    const tone = encodeFrames(toneFrames(440, 10));
+    const tone = encodeOpusStream(toneFrames(440, 10));
     const garbage = Buffer.from([0xff, 0xff, 0xff, 0xff]);
 
     await bed.server.speakAs(managed.guildId, ALICE, { opus: tone });

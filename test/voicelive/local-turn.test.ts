@@ -3,12 +3,12 @@ import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { createInputResampler } from "../../src/audio/resample.ts";
 import { readWav } from "../../src/audio/wav.ts";
+import { buildSessionConfig } from "../../src/bridge/persona-session.ts";
 import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../../src/local/server.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { defaultPersona } from "../../src/persona.ts";
 import { ConnectionRateLimiter } from "../../src/voicelive/rate-limiter.ts";
 import { VoiceLiveSession } from "../../src/voicelive/session.ts";
-import { buildSessionConfig } from "../../src/voicelive/session-config.ts";
 import { testAzure, until } from "./fake-service.ts";
 
 let server: LocalVoiceLiveServer | undefined;

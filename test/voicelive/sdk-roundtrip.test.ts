@@ -10,12 +10,12 @@ import {
   requestSessionSerializer,
   responseSessionDeserializer,
 } from "../../node_modules/@azure/ai-voicelive/dist/esm/models/models.js";
+import { personaRules } from "../../src/bridge/persona-rules.ts";
+import { buildSessionConfig, type SessionOptions } from "../../src/bridge/persona-session.ts";
 import { capabilityProblem } from "../../src/local/capability-check.ts";
 import { defaultPersona, type Persona, TURN_DETECTION_TYPES } from "../../src/persona.ts";
 import { capabilitiesFor, type SessionTarget } from "../../src/voicelive/capabilities.ts";
-import { personaRules } from "../../src/voicelive/persona-rules.ts";
 import type { SessionConfig } from "../../src/voicelive/protocol.ts";
-import { buildSessionConfig, type SessionOptions } from "../../src/voicelive/session-config.ts";
 
 const TARGETS: readonly SessionTarget[] = [
   { model: "gpt-realtime", apiVersion: "2025-10-01", agentMode: false },

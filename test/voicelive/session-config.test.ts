@@ -1,11 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { buildSessionConfig } from "../../src/bridge/persona-session.ts";
 import { defaultPersona, type Persona } from "../../src/persona.ts";
 import type { SessionConfig } from "../../src/voicelive/protocol.ts";
-import {
-  buildSessionConfig,
-  diffSessionConfig,
-  validateSessionConfig,
-} from "../../src/voicelive/session-config.ts";
+import { diffSessionConfig, validateSessionConfig } from "../../src/voicelive/session-config.ts";
 
 const persona: Persona = defaultPersona({ instructions: "Be brief.", voice: "alloy" });
 

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { buildSessionConfig } from "../../src/bridge/persona-session.ts";
 import type { AzureVoiceLiveConfig } from "../../src/config.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { defaultPersona } from "../../src/persona.ts";
 import type { SessionConfig } from "../../src/voicelive/protocol.ts";
 import { ConnectionRateLimiter } from "../../src/voicelive/rate-limiter.ts";
 import { VoiceLiveSession, type VoiceLiveSessionOptions } from "../../src/voicelive/session.ts";
-import { buildSessionConfig } from "../../src/voicelive/session-config.ts";
 import type { ReconnectingInfo, SessionState } from "../../src/voicelive/session-events.ts";
 import {
   type FakeService,

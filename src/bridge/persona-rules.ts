@@ -7,8 +7,8 @@ import {
   REALTIME_NATIVE_VOICES,
   voiceKind,
 } from "../persona.ts";
-import { capabilitiesFor, listed, type SessionTarget, type VoiceType } from "./capabilities.ts";
-import { buildSessionConfig } from "./session-config.ts";
+import { capabilitiesFor, listed, type SessionTarget, type VoiceType } from "../voicelive/capabilities.ts";
+import { buildSessionConfig } from "./persona-session.ts";
 
 /**
  * The persona checks for one deployment: what `/persona set` may save and which voices
