@@ -12,6 +12,7 @@ import { type Config, sessionTarget } from "./config.ts";
 import { ConversationManager, type VoiceLiveBackend } from "./conversation/manager.ts";
 import { AutoLeave } from "./discord/auto-leave.ts";
 import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
+import { LoginError } from "./discord/login-error.ts";
 import { inviteUrl } from "./discord/permissions.ts";
 import { RateLimiter } from "./discord/rate-limit.ts";
 import { createRouter } from "./discord/router.ts";
@@ -49,11 +50,6 @@ export interface BotApp {
   start(): Promise<void>;
   /** Leaves every channel, closes the store and the client, then calls `exit`. */
   shutdown(reason: string, exitCode?: number): Promise<void>;
-}
-
-/** Discord refused the bot's credentials: a setup mistake, reported as one line. */
-export class LoginError extends Error {
-  override readonly name = "LoginError";
 }
 
 export function createBotApp(options: BotAppOptions): BotApp {

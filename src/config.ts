@@ -1,3 +1,4 @@
+import type { LogLevel } from "./log.ts";
 /**
  * Typed, validated configuration read from the environment. `.env` is loaded by Node itself
  * (`--env-file-if-exists`), so this module only ever sees `process.env`-shaped input.
@@ -32,7 +33,6 @@ export interface AgentConfig {
   readonly conversationId?: string | undefined;
 }
 
-export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 export type InputSampleRate = 24000 | 16000;
 
 export interface AzureVoiceLiveConfig {

@@ -1,9 +1,10 @@
 import { Writable } from "node:stream";
 import { type DestinationStream, type Logger, pino } from "pino";
 import pretty from "pino-pretty";
-import type { LogLevel } from "./config.ts";
 
 export type { Logger } from "pino";
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
 const REDACTED = "[redacted]";
 

@@ -5,7 +5,7 @@
 
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "../commands/index.ts";
-import { createBotApp, LoginError } from "./app.ts";
+import { createBotApp } from "./app.ts";
 import { personaRules } from "./bridge/persona-rules.ts";
 import {
   type Config,
@@ -15,6 +15,7 @@ import {
   type ShardingConfig,
   sessionTarget,
 } from "./config.ts";
+import { LoginError } from "./discord/login-error.ts";
 import { createLogger, type Logger, registerSecret, setRootLogger } from "./log.ts";
 import { Metrics } from "./metrics/metrics.ts";
 import { applyPersonaChange, defaultPersona, type Persona } from "./persona.ts";

@@ -5,8 +5,7 @@
  */
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import type { LogLevel } from "../config.ts";
-import { createLogger } from "../log.ts";
+import { createLogger, type LogLevel } from "../log.ts";
 import type { ReplyMode } from "./reply.ts";
 import { type LocalVoiceLiveOptions, startLocalVoiceLiveServer } from "./server.ts";
 

@@ -1,6 +1,6 @@
 import { REST, Routes, type Shard, ShardingManager } from "discord.js";
-import { LoginError } from "../app.ts";
 import type { Config, ShardingConfig } from "../config.ts";
+import { LoginError } from "../discord/login-error.ts";
 import type { Logger } from "../log.ts";
 import { BudgetServer } from "./connection-budget.ts";
 
