@@ -4,7 +4,6 @@ import {
   createAudioPlayer,
   createAudioResource,
   entersState,
-  joinVoiceChannel,
   StreamType,
   type VoiceConnection,
   VoiceConnectionStatus,
@@ -12,7 +11,7 @@ import {
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { trustLoopbackCertificate } from "../../src/sim/tls.ts";
 import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
-import { uniqueGuildId, waitFor } from "./voice-test-kit.ts";
+import { joinLoopback, uniqueGuildId, waitFor } from "./voice-test-kit.ts";
 
 /*
  * DAVE end to end between the real @discordjs/voice client (davey inside) and the loopback voice
@@ -28,16 +27,7 @@ let server: LoopbackVoiceServer;
 const connections: VoiceConnection[] = [];
 
 function join(guildId: string, options: { daveEncryption?: boolean } = {}): VoiceConnection {
-  const connection = joinVoiceChannel({
-    guildId,
-    channelId: CHANNEL,
-    adapterCreator: server.adapterCreator({ userId: BOT, guildId }),
-    selfDeaf: false,
-    daveEncryption: options.daveEncryption ?? true,
-  });
-  connection.on("error", () => {});
-  connections.push(connection);
-  return connection;
+  return joinLoopback(server, { guildId, channelId: CHANNEL, botId: BOT, ...options }, connections);
 }
 
 interface BotDave {

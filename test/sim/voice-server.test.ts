@@ -5,7 +5,6 @@ import {
   createAudioPlayer,
   createAudioResource,
   entersState,
-  joinVoiceChannel,
   StreamType,
   type VoiceConnection,
   VoiceConnectionStatus,
@@ -14,7 +13,7 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { loopbackTlsIdentity, trustLoopbackCertificate } from "../../src/sim/tls.ts";
 import { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
-import { sleep, uniqueGuildId, waitFor } from "./voice-test-kit.ts";
+import { joinLoopback, sleep, uniqueGuildId, waitFor } from "./voice-test-kit.ts";
 
 const BOT = "100000000000000001";
 const ALICE = "200000000000000002";
@@ -23,15 +22,11 @@ let server: LoopbackVoiceServer;
 const connections: VoiceConnection[] = [];
 
 function join(guildId: string, options: { selfDeaf?: boolean } = {}): VoiceConnection {
-  const connection = joinVoiceChannel({
-    guildId,
-    channelId: "300000000000000003",
-    adapterCreator: server.adapterCreator({ userId: BOT, guildId }),
-    selfDeaf: options.selfDeaf ?? false,
-  });
-  connection.on("error", () => {});
-  connections.push(connection);
-  return connection;
+  return joinLoopback(
+    server,
+    { guildId, channelId: "300000000000000003", botId: BOT, ...options },
+    connections,
+  );
 }
 
 function opsFor(guildId: string, direction: "in" | "out"): number[] {

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { joinVoiceChannel, type VoiceConnection } from "@discordjs/voice";
 import { correlationAtLag } from "../../src/audio/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../../src/audio/constants.ts";
 import { OpusFrameDecoder } from "../../src/audio/opus.ts";
@@ -6,6 +7,7 @@ import { upmixMono } from "../../src/audio/pcm.ts";
 import { createInputResampler } from "../../src/audio/resample.ts";
 import { readWav } from "../../src/audio/wav.ts";
 import type { SpeakerSource } from "../../src/bridge/ports.ts";
+import type { LoopbackVoiceServer } from "../../src/sim/voice-server.ts";
 
 /** Shared helpers for tests that run the real @discordjs/voice client against the loopback server. */
 
@@ -127,4 +129,33 @@ export function bestFrameCorrelation(
     best = Math.max(best, correlationAtLag(a, b, -lag * frameSamples));
   }
   return best;
+}
+
+export interface LoopbackJoin {
+  readonly guildId: string;
+  readonly channelId: string;
+  readonly botId: string;
+  readonly selfDeaf?: boolean;
+  readonly daveEncryption?: boolean;
+}
+
+/**
+ * Joins the loopback voice server with @discordjs/voice itself, as the bot would, and adds the
+ * connection to `opened` for the test's cleanup.
+ */
+export function joinLoopback(
+  server: LoopbackVoiceServer,
+  join: LoopbackJoin,
+  opened: VoiceConnection[],
+): VoiceConnection {
+  const connection = joinVoiceChannel({
+    guildId: join.guildId,
+    channelId: join.channelId,
+    adapterCreator: server.adapterCreator({ userId: join.botId, guildId: join.guildId }),
+    selfDeaf: join.selfDeaf ?? false,
+    daveEncryption: join.daveEncryption ?? true,
+  });
+  connection.on("error", () => {});
+  opened.push(connection);
+  return connection;
 }
