@@ -8,7 +8,7 @@ import { CaptionComposer, CaptionWriter, cutTranscript, type SpeakerNames } from
 import { OutputHoldClock } from "./figures.ts";
 import { InputMixer } from "./input-mixer.ts";
 import { LatencyRecorder } from "./latency.ts";
-import type { PlaybackItem, RealtimePort, VoiceChannelEnd, VoiceChannelPort } from "./ports.ts";
+import type { OutputPort, PlaybackItem, RealtimePort, VoiceChannelEnd, VoiceChannelPort } from "./ports.ts";
 import { RecentIds } from "./recent-ids.ts";
 import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } from "./types.ts";
 
@@ -95,6 +95,7 @@ export class GuildBridge {
   readonly #log: Logger;
   readonly #realtime: RealtimePort;
   readonly #voice: VoiceChannelPort;
+  readonly #output: OutputPort;
   readonly #mixer: InputMixer;
   readonly #inputLatency = new LatencyRecorder();
   readonly #outputLatency = new LatencyRecorder();
@@ -131,6 +132,7 @@ export class GuildBridge {
     this.#log = options.logger;
     this.#realtime = options.realtime;
     this.#voice = options.voice;
+    this.#output = options.voice.output;
     const tailMs = options.settings.persona.turnDetection.silenceDurationMs + 500;
     this.#mixer = new InputMixer({
       frameSamples: (options.inputRate * FRAME_MS) / 1000,
@@ -179,7 +181,7 @@ export class GuildBridge {
       voiceLive: this.#realtime.state,
       startedAt: this.startedAt,
       speakers: this.#voice.speakers.length,
-      botSpeaking: this.#voice.botSpeaking,
+      botSpeaking: this.#output.speaking,
       bridgeInputLatencyMs: this.#inputLatency.figures(),
       bridgeOutputLatencyMs: this.#outputLatency.figures(),
       recentResponseMs: [...this.#recentResponseMs],
@@ -215,12 +217,12 @@ export class GuildBridge {
     const listenChanged = JSON.stringify(settings.listen) !== JSON.stringify(this.#settings.listen);
     this.#settings = settings;
     if (listenChanged) this.#voice.reconsiderSpeakers();
-    if (!settings.persona.ducking) this.#voice.setGain(1);
+    if (!settings.persona.ducking) this.#output.setGain(1);
     this.#configureCaptions(settings);
     const outcome = await this.#realtime.updateSession(built.config);
     switch (outcome.outcome) {
       case "restarted":
-        this.#voice.interrupt();
+        this.#output.interrupt();
         return "restarted";
       case "invalid":
         throw new Error(`invalid settings: ${outcome.problems.join("; ")}`);
@@ -311,7 +313,7 @@ export class GuildBridge {
       }),
       realtime.on("response.audio.delta", this.#onAudioDelta),
       realtime.on("response.audio.done", (event) => {
-        if (!this.#cancelled.has(event.response_id)) this.#voice.endItem(event.item_id, performance.now());
+        if (!this.#cancelled.has(event.response_id)) this.#output.endItem(event.item_id, performance.now());
       }),
       realtime.on("response.audio_transcript.delta", (event) => {
         if (this.#cancelled.has(event.response_id)) return;
@@ -349,7 +351,7 @@ export class GuildBridge {
       }),
       realtime.on("reconnecting", (info) => {
         // The response in flight died with the socket; what is queued would answer a lost context.
-        this.#voice.interrupt();
+        this.#output.interrupt();
         if (!this.#outageNotified) {
           this.#outageNotified = true;
           this.#options.metrics?.reconnects.inc({ side: "voicelive" });
@@ -393,15 +395,15 @@ export class GuildBridge {
       }),
       // Only people the bot listens to duck it (the port reports no one else): a music bot must not.
       voice.on("speakingStarted", () => {
-        if (this.#settings.persona.ducking && voice.botSpeaking) voice.setGain(DUCK_GAIN);
+        if (this.#settings.persona.ducking && this.#output.speaking) this.#output.setGain(DUCK_GAIN);
       }),
-      voice.on("silence", () => voice.setGain(1)),
+      voice.on("silence", () => this.#output.setGain(1)),
     );
   }
 
   readonly #onAudioDelta = (event: ResponseAudioDeltaEvent, pcm: Int16Array): void => {
     if (this.#ended || this.#cancelled.has(event.response_id)) return;
-    this.#voice.play(event.response_id, event.item_id, event.content_index, pcm, performance.now());
+    this.#output.play(event.response_id, event.item_id, event.content_index, pcm, performance.now());
   };
 
   /**
@@ -410,8 +412,8 @@ export class GuildBridge {
    */
   #bargeIn(at: number): void {
     const responseActive = this.#realtime.responseActive;
-    if (!this.#voice.botSpeaking && !responseActive) return;
-    const { position, framesFlushed } = this.#voice.interrupt();
+    if (!this.#output.speaking && !responseActive) return;
+    const { position, framesFlushed } = this.#output.interrupt();
     let responseCancelSent = false;
     if (responseActive) {
       const activeId = this.#realtime.activeResponseId;
@@ -466,7 +468,7 @@ export class GuildBridge {
     const now = performance.now();
     this.#reportDrops();
     if (now - this.#lastUsageFlushAt >= USAGE_FLUSH_MS) this.#flushUsage();
-    if (this.#voice.botSpeaking) this.#lastActivityAt = now;
+    if (this.#output.speaking) this.#lastActivityAt = now;
     if (now - this.#lastActivityAt >= this.#options.idleTimeoutMs) {
       this.#notify("Leaving: nobody has spoken for a while.");
       this.#endBySelf("idle timeout");

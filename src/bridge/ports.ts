@@ -81,20 +81,10 @@ export interface VoiceChannelCounters {
   readonly daveRejoins: number;
 }
 
-export interface VoiceChannelPort {
-  /** The voice channel the bot is in now (a moderator may have moved it). */
-  readonly channelId: string;
-  /** The connection's state, for /status. */
-  readonly status: string;
-  /** Everyone being listened to now; the mixer reads their rings on every tick. */
-  readonly speakers: readonly SpeakerSource[];
+/** The bot's voice on its way into the channel, and the record of how much of it was heard. */
+export interface OutputPort {
   /** The bot has audio queued or playing. */
-  readonly botSpeaking: boolean;
-  counters(): VoiceChannelCounters;
-  /** Whether this user's speech is listened to. */
-  hears(userId: string): boolean;
-  /** The listen policy changed: whether each member may be heard is asked again. */
-  reconsiderSpeakers(): void;
+  readonly speaking: boolean;
   /** Queues 24 kHz mono PCM of an assistant item (a reused buffer: it is copied). */
   play(
     responseId: string,
@@ -109,6 +99,21 @@ export interface VoiceChannelPort {
   interrupt(): Interruption;
   /** Volume of frames not yet encoded; ducking sets it below 1. */
   setGain(gain: number): void;
+}
+
+export interface VoiceChannelPort {
+  /** The voice channel the bot is in now (a moderator may have moved it). */
+  readonly channelId: string;
+  /** The connection's state, for /status. */
+  readonly status: string;
+  /** Everyone being listened to now; the mixer reads their rings on every tick. */
+  readonly speakers: readonly SpeakerSource[];
+  readonly output: OutputPort;
+  counters(): VoiceChannelCounters;
+  /** Whether this user's speech is listened to. */
+  hears(userId: string): boolean;
+  /** The listen policy changed: whether each member may be heard is asked again. */
+  reconsiderSpeakers(): void;
   on<K extends keyof VoiceChannelEvents>(name: K, listener: VoiceChannelEvents[K]): Detach;
   /** Leaves the channel; idempotent. */
   leave(reason: string): void;

@@ -1,5 +1,5 @@
 import type { OutputEncoder, OutputEncoderSink } from "../audio/output-encoder.ts";
-import type { Interruption, PlaybackItem } from "../bridge/ports.ts";
+import type { Interruption, OutputPort, PlaybackItem } from "../bridge/ports.ts";
 import type { OpusQueuePlayer } from "./opus-queue-player.ts";
 import { type FrameTicket, OutputFeeder } from "./output-feeder.ts";
 import { PlaybackLedger, playedMs, receivedMs } from "./playback-ledger.ts";
@@ -18,7 +18,7 @@ export interface OutputPathOptions {
   readonly onFrameSent: (item: PlaybackItem, audioReceivedAt: number) => void;
 }
 
-export class OutputPath {
+export class OutputPath implements OutputPort {
   readonly #feeder: OutputFeeder;
   readonly #ledger = new PlaybackLedger();
   /** The item whose audio was queued last: the one an interruption cuts. */

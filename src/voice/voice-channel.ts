@@ -1,6 +1,5 @@
 import type {
   Detach,
-  Interruption,
   PlaybackItem,
   SpeakerSource,
   VoiceChannelCounters,
@@ -36,7 +35,7 @@ export class DiscordVoiceChannel extends TypedEmitter<VoiceChannelEvents> implem
   readonly #options: DiscordVoiceChannelOptions;
   readonly #voice: ManagedVoiceConnection;
   readonly #player: OpusQueuePlayer<FrameTicket>;
-  readonly #output: OutputPath;
+  readonly output: OutputPath;
   readonly #dave: DaveRecovery;
   readonly #detach: Detach[] = [];
   #receiver: SpeakerReceiver;
@@ -50,7 +49,7 @@ export class DiscordVoiceChannel extends TypedEmitter<VoiceChannelEvents> implem
     this.emitterLog = options.logger;
     this.#player = new OpusQueuePlayer<FrameTicket>({ logger: options.logger });
     this.#player.attach(options.voice.connection);
-    this.#output = new OutputPath({
+    this.output = new OutputPath({
       player: this.#player,
       encoder: (sink) => sharedEncoderWorker().open(sink),
       onFrameSent: this.#frameSent,
@@ -78,14 +77,10 @@ export class DiscordVoiceChannel extends TypedEmitter<VoiceChannelEvents> implem
     return this.#receiver.speakers;
   }
 
-  get botSpeaking(): boolean {
-    return this.#output.speaking;
-  }
-
   counters(): VoiceChannelCounters {
     return {
       jitterDrops: this.#jitterDropsOfPastReceivers + this.#receiver.jitterDrops,
-      outputDrops: this.#output.droppedFrames,
+      outputDrops: this.output.droppedFrames,
       decodeErrors: this.#receiver.stats().reduce((sum, speaker) => sum + speaker.decodeErrors, 0),
       daveFailures: this.#dave.totalFailures,
       daveFailuresBySpeaker: this.#dave.failures(),
@@ -103,35 +98,13 @@ export class DiscordVoiceChannel extends TypedEmitter<VoiceChannelEvents> implem
     this.#receiver = this.#newReceiver();
   }
 
-  play(
-    responseId: string,
-    itemId: string,
-    contentIndex: number,
-    pcm24k: Int16Array,
-    receivedAt: number,
-  ): void {
-    this.#output.play(responseId, itemId, contentIndex, pcm24k, receivedAt);
-  }
-
-  endItem(itemId: string, receivedAt: number): void {
-    this.#output.endItem(itemId, receivedAt);
-  }
-
-  interrupt(): Interruption {
-    return this.#output.interrupt();
-  }
-
-  setGain(gain: number): void {
-    this.#output.setGain(gain);
-  }
-
   leave(reason: string): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const detach of this.#detach) detach();
     this.#dave.close();
     this.#receiver.close();
-    this.#output.destroy();
+    this.output.destroy();
     this.#player.destroy();
     this.#voice.leave(reason);
   }

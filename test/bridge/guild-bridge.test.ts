@@ -82,11 +82,11 @@ describe("GuildBridge barge-in (scripted ports)", () => {
     const { voice, realtime, bargeIns } = rig();
     realtime.startResponse("resp-1");
     realtime.audio("resp-1", "item-1", 1000);
-    voice.playFrames(20);
+    voice.output.playFrames(20);
 
     realtime.speechStarted("user-2");
 
-    expect(voice.botSpeaking).toBe(false);
+    expect(voice.output.speaking).toBe(false);
     expect(realtime.cancels).toBe(1);
     expect(realtime.truncations).toEqual([{ itemId: "item-1", audioEndMs: 400, contentIndex: 0 }]);
     expect(bargeIns).toEqual([
@@ -98,7 +98,7 @@ describe("GuildBridge barge-in (scripted ports)", () => {
     const { voice, realtime } = rig();
     realtime.startResponse("resp-1");
     realtime.audio("resp-1", "item-1", 600, 1);
-    voice.playFrames(5);
+    voice.output.playFrames(5);
     realtime.speechStarted("user-2");
     expect(realtime.truncations).toEqual([{ itemId: "item-1", audioEndMs: 100, contentIndex: 1 }]);
   });
@@ -109,7 +109,7 @@ describe("GuildBridge barge-in (scripted ports)", () => {
     realtime.audio("resp-1", "item-1", 1000);
     realtime.audioDone("resp-1", "item-1");
     realtime.responseDone("resp-1");
-    voice.playFrames(10);
+    voice.output.playFrames(10);
 
     realtime.speechStarted("user-2");
 
@@ -122,7 +122,7 @@ describe("GuildBridge barge-in (scripted ports)", () => {
     realtime.startResponse("resp-1");
     realtime.audio("resp-1", "item-1", 200);
     realtime.responseDone("resp-1");
-    voice.playFrames(10);
+    voice.output.playFrames(10);
 
     realtime.speechStarted("user-2");
 
@@ -137,11 +137,11 @@ describe("GuildBridge barge-in (scripted ports)", () => {
     realtime.audio("resp-1", "item-1", 400);
     realtime.speechStarted("user-2");
     realtime.audio("resp-1", "item-1", 400);
-    expect(voice.botSpeaking).toBe(false);
+    expect(voice.output.speaking).toBe(false);
 
     realtime.startResponse("resp-2");
     realtime.audio("resp-2", "item-2", 400);
-    expect(voice.botSpeaking).toBe(true);
+    expect(voice.output.speaking).toBe(true);
   });
 });
 
@@ -164,7 +164,7 @@ describe("GuildBridge captions (scripted ports)", () => {
     realtime.audio("resp-1", "item-1", 1000);
     realtime.transcriptDone("resp-1", "item-1", "It is sunny and warm all day today.");
     await settle();
-    voice.playFrames(25);
+    voice.output.playFrames(25);
 
     realtime.speechStarted("user-2");
     await settle();
@@ -183,9 +183,9 @@ describe("GuildBridge voice (scripted ports)", () => {
     realtime.startResponse("resp-1");
     realtime.audio("resp-1", "item-1", 1000);
     voice.happen("speakingStarted", "alice");
-    expect(voice.gain).toBeCloseTo(0.35);
+    expect(voice.output.gain).toBeCloseTo(0.35);
     voice.happen("silence");
-    expect(voice.gain).toBe(1);
+    expect(voice.output.gain).toBe(1);
   });
 
   it("appends the speakers' mix to the session on the clock, then the silence tail, then nothing", () => {
@@ -218,7 +218,7 @@ describe("GuildBridge voice (scripted ports)", () => {
     realtime.startResponse("resp-1");
     realtime.audio("resp-1", "item-1", 1000);
     realtime.happen("reconnecting", { attempt: 1, delayMs: 100, reason: "socket closed" });
-    expect(voice.botSpeaking).toBe(false);
+    expect(voice.output.speaking).toBe(false);
     expect(notices).toHaveLength(1);
   });
 });

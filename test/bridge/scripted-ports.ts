@@ -2,6 +2,7 @@ import { FRAME_MS, FRAME_SAMPLES_24K, VOICE_LIVE_OUTPUT_RATE } from "../../src/a
 import { JitterRing } from "../../src/audio/jitter-ring.ts";
 import type {
   Interruption,
+  OutputPort,
   PlaybackItem,
   RealtimeEvents,
   RealtimePort,
@@ -157,40 +158,21 @@ interface QueuedFrame {
   readonly receivedAt: number;
 }
 
-/** A Discord voice channel as a script: the test says who speaks and how many frames get played. */
-export class ScriptedVoiceChannel extends TypedEmitter<VoiceChannelEvents> implements VoiceChannelPort {
-  channelId = "voice-1";
-  status = "ready";
-  readonly speakers: SpeakerSource[] = [];
+/** The bot's output as a script: the test says how many frames the channel plays. */
+export class ScriptedOutput implements OutputPort {
   readonly #items = new Map<string, PlaybackItem>();
   readonly #queue: QueuedFrame[] = [];
+  readonly #frameSent: (item: PlaybackItem, audioReceivedAt: number) => void;
   #partialSamples = 0;
   #current: PlaybackItem | undefined;
   gain = 1;
-  reconsidered = 0;
-  leftWith: string | undefined;
 
-  get botSpeaking(): boolean {
+  constructor(frameSent: (item: PlaybackItem, audioReceivedAt: number) => void) {
+    this.#frameSent = frameSent;
+  }
+
+  get speaking(): boolean {
     return this.#queue.length > 0;
-  }
-
-  counters(): VoiceChannelCounters {
-    return {
-      jitterDrops: this.speakers.reduce((sum, speaker) => sum + speaker.ring.dropped, 0),
-      outputDrops: 0,
-      decodeErrors: 0,
-      daveFailures: 0,
-      daveFailuresBySpeaker: {},
-      daveRejoins: 0,
-    };
-  }
-
-  hears(userId: string): boolean {
-    return this.speakers.some((speaker) => speaker.userId === userId);
-  }
-
-  reconsiderSpeakers(): void {
-    this.reconsidered++;
   }
 
   play(
@@ -245,18 +227,47 @@ export class ScriptedVoiceChannel extends TypedEmitter<VoiceChannelEvents> imple
     this.gain = gain;
   }
 
-  leave(reason: string): void {
-    this.leftWith ??= reason;
-  }
-
   /** The channel plays up to `frames` queued frames, reporting each as the real player does. */
   playFrames(frames: number): void {
     for (let i = 0; i < frames; i++) {
       const next = this.#queue.shift();
       if (next === undefined) return;
       next.item.framesSent++;
-      this.emit("frameSent", next.item, next.receivedAt);
+      this.#frameSent(next.item, next.receivedAt);
     }
+  }
+}
+
+/** A Discord voice channel as a script: the test says who speaks and what happens to the connection. */
+export class ScriptedVoiceChannel extends TypedEmitter<VoiceChannelEvents> implements VoiceChannelPort {
+  channelId = "voice-1";
+  status = "ready";
+  readonly speakers: SpeakerSource[] = [];
+  readonly output = new ScriptedOutput((item, receivedAt) => this.emit("frameSent", item, receivedAt));
+  reconsidered = 0;
+  leftWith: string | undefined;
+
+  counters(): VoiceChannelCounters {
+    return {
+      jitterDrops: this.speakers.reduce((sum, speaker) => sum + speaker.ring.dropped, 0),
+      outputDrops: 0,
+      decodeErrors: 0,
+      daveFailures: 0,
+      daveFailuresBySpeaker: {},
+      daveRejoins: 0,
+    };
+  }
+
+  hears(userId: string): boolean {
+    return this.speakers.some((speaker) => speaker.userId === userId);
+  }
+
+  reconsiderSpeakers(): void {
+    this.reconsidered++;
+  }
+
+  leave(reason: string): void {
+    this.leftWith ??= reason;
   }
 
   /** A 20 ms frame of a speaker at the input rate reaches their ring. */
