@@ -73,14 +73,14 @@ export class OutputFeeder {
   }
 
   /** Frames buffered here, being encoded, or queued in the player: the bot still has something to say. */
-  get pendingFrames(): number {
+  get #pendingFrames(): number {
     return (
       this.#count + this.#encoding.length + this.#player.queuedFrames + (this.#partialLength > 0 ? 1 : 0)
     );
   }
 
   get speaking(): boolean {
-    return this.pendingFrames > 0 || this.#player.playing;
+    return this.#pendingFrames > 0 || this.#player.playing;
   }
 
   /** Frames refused because the buffer was full, or lost by the encoder. */

@@ -103,7 +103,7 @@ export class SpeakerReceiver {
   }
 
   /** Stops hearing a user and frees their decoder; forgets the allow decision so it is asked again. */
-  dropSpeaker(userId: string): void {
+  #dropSpeaker(userId: string): void {
     this.#decisions.delete(userId);
     const speaker = this.#speakers.get(userId);
     if (speaker !== undefined) this.#forgetSpeaker(speaker);
@@ -129,7 +129,7 @@ export class SpeakerReceiver {
     this.#receiver.speaking.off("start", this.#onSpeakingStart);
     this.#receiver.ssrcMap.off("delete", this.#onUserLeft);
     this.#receiver.voiceConnection.off("stateChange", this.#onConnectionState);
-    for (const userId of [...this.#speakers.keys()]) this.dropSpeaker(userId);
+    for (const userId of [...this.#speakers.keys()]) this.#dropSpeaker(userId);
   }
 
   readonly #onSpeakingStart = (userId: string): void => {
@@ -239,7 +239,7 @@ export class SpeakerReceiver {
   }
 
   readonly #onUserLeft = (data: VoiceUserData): void => {
-    this.dropSpeaker(data.userId);
+    this.#dropSpeaker(data.userId);
   };
 
   readonly #onConnectionState = (_old: VoiceConnectionState, state: VoiceConnectionState): void => {
