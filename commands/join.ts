@@ -67,7 +67,7 @@ export const command: Command = {
 
     // Joining waits for Discord's voice handshake and the Voice Live session: well past 3 s at times.
     await ctx.defer({ ephemeral: false });
-    const settings = services.store.settings(guild.id);
+    const settings = await services.store.settings(guild.id);
     try {
       await services.conversations.join(
         buildJoinRequest({

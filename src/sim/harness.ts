@@ -26,7 +26,8 @@ import { type LocalVoiceLiveServer, startLocalVoiceLiveServer } from "../local/s
 import { type Logger, log } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
-import { type GuildStore, openGuildStore } from "../store/guild-store.ts";
+import type { GuildStore } from "../store/guild-store.ts";
+import { openSqliteStore } from "../store/sqlite-store.ts";
 import { personaRules } from "../voicelive/persona-rules.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
 import { type ChannelMessage, type InteractionRecord, LoopbackDiscord } from "./discord/index.ts";
@@ -293,9 +294,10 @@ export class SimHarness {
   private constructor(
     voice: LoopbackVoiceServer,
     local: LocalVoiceLiveServer | undefined,
-    azure: AzureVoiceLiveConfig,
+    config: Config,
     options: SimHarnessOptions,
     discord: LoopbackDiscord | undefined,
+    store: GuildStore | undefined,
   ) {
     const backend = options.backend ?? { kind: "local" };
     this.voice = voice;
@@ -304,11 +306,10 @@ export class SimHarness {
     this.inputRate = options.inputRate ?? 24_000;
     this.voiceGroup = `sim-${process.pid}-${++harnessCount}`;
     this.#recordAudio = options.recordAudio ?? true;
-    const config = harnessConfig(azure, backend, this.inputRate, options, discord);
     const logger = options.logger ?? log;
     const observe = (guildId: string) => this.#guilds.get(guildId)?.observer;
     const credential = backend.credential === undefined ? {} : { credential: backend.credential };
-    if (discord === undefined) {
+    if (discord === undefined || store === undefined) {
       this.#discordSide = undefined;
       this.manager = new ConversationManager({
         backendLabel: backend.kind,
@@ -320,15 +321,6 @@ export class SimHarness {
         ...credential,
       });
     } else {
-      const store = openGuildStore({
-        path: ":memory:",
-        defaults: defaultPersona({
-          instructions: config.persona.defaultInstructions,
-          voice: config.persona.defaultVoice,
-        }),
-        logger,
-        rules: personaRules(sessionTarget(config)),
-      });
       const app = createBotApp({
         config,
         logger,
@@ -381,7 +373,24 @@ export class SimHarness {
       });
       discord.registerCommands(commandPayload(COMMANDS));
     }
-    const started = async (harness: SimHarness): Promise<SimHarness> => {
+    const started = async (
+      local: LocalVoiceLiveServer | undefined,
+      azure: AzureVoiceLiveConfig,
+    ): Promise<SimHarness> => {
+      const config = harnessConfig(azure, backend, options.inputRate ?? 24_000, options, discord);
+      const store =
+        discord === undefined
+          ? undefined
+          : await openSqliteStore({
+              path: ":memory:",
+              defaults: defaultPersona({
+                instructions: config.persona.defaultInstructions,
+                voice: config.persona.defaultVoice,
+              }),
+              logger,
+              rules: personaRules(sessionTarget(config)),
+            });
+      const harness = new SimHarness(voice, local, config, options, discord, store);
       try {
         await harness.#login();
       } catch (error) {
@@ -390,8 +399,7 @@ export class SimHarness {
       }
       return harness;
     };
-    if (backend.kind === "azure")
-      return started(new SimHarness(voice, undefined, backend.azure, options, discord));
+    if (backend.kind === "azure") return started(undefined, backend.azure);
     const apiKey =
       backend.serverApiKey === null
         ? undefined
@@ -419,7 +427,7 @@ export class SimHarness {
       agent: undefined,
       tokenScope: TOKEN_SCOPE,
     };
-    return started(new SimHarness(voice, local, azure, options, discord));
+    return started(local, azure);
   }
 
   /** Application mode: logs the bot in and waits until discord.js is ready. */
@@ -492,11 +500,11 @@ export class SimHarness {
       this.inputRate,
     );
     this.#guilds.set(server.id, guild);
-    const changed = store.changePersona(server.id, persona);
+    const changed = await store.changePersona(server.id, persona);
     if (!changed.ok) throw new Error(`the persona cannot be saved: ${changed.problems.join("; ")}`);
-    if (options.listen !== undefined) store.setListenPolicy(server.id, options.listen);
+    if (options.listen !== undefined) await store.setListenPolicy(server.id, options.listen);
     if (options.captions === true)
-      store.setCaptions(server.id, { enabled: true, channelId: server.textChannelId });
+      await store.setCaptions(server.id, { enabled: true, channelId: server.textChannelId });
     const captions = new Map<string, CaptionMessage>();
     const unsubscribe = discord.onMessage((message: ChannelMessage) => {
       if (!guild.messages.includes(message)) guild.messages.push(message);

@@ -20,7 +20,8 @@ import { permissionBits } from "../../src/discord/permissions.ts";
 import { InteractionResponder, type InteractionTransport } from "../../src/discord/responder.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import type { GuildSettings } from "../../src/persona.ts";
-import { type GuildStore, openGuildStore } from "../../src/store/guild-store.ts";
+import type { GuildStore } from "../../src/store/guild-store.ts";
+import { openSqliteStore } from "../../src/store/sqlite-store.ts";
 import { testDefaults, testGuildId } from "../store/helpers/defaults.ts";
 
 /** Interaction and guild doubles that satisfy the handler contexts, with a real responder. */
@@ -183,9 +184,9 @@ export interface Harness {
   readonly started: string[];
 }
 
-export function createHarness(): Harness {
+export async function createHarness(): Promise<Harness> {
   const memory = createMemoryLogger();
-  const store = openGuildStore({ path: ":memory:", defaults: testDefaults, logger: memory.logger });
+  const store = await openSqliteStore({ path: ":memory:", defaults: testDefaults, logger: memory.logger });
   const conversations = new FakeConversations();
   const transport = new RecordingTransport();
   conversations.transport = transport;

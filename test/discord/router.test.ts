@@ -61,8 +61,8 @@ function router(perMinute = 100): Router {
   });
 }
 
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
   clock = new ManualClock();
   executed = [];
 });
