@@ -13,8 +13,10 @@ export function isPostgresUrl(value: string): boolean {
 export function redactDatabaseUrl(value: string): string {
   try {
     const url = new URL(value);
-    if (url.password !== "") url.password = "[redacted]";
-    return url.toString();
+    if (url.password === "") return url.toString();
+    // Set through URL, the brackets would come out percent-encoded.
+    url.password = "-";
+    return url.toString().replace(`${url.username}:-@`, `${url.username}:[redacted]@`);
   } catch {
     return `${value.split("://")[0] ?? "?"}://…`;
   }

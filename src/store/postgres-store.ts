@@ -149,15 +149,21 @@ function migrationTarget(client: pg.PoolClient, logger: Logger): MigrationTarget
     dialect: "postgres",
     variable: "DATABASE_URL",
     async transaction(work) {
-      await run("start a migration", "BEGIN");
+      // Processes starting together take turns. The lock is taken before BEGIN, not inside the
+      // transaction: a transaction only sees tables another one created once it starts after
+      // that commit, and the version is read again under the lock.
+      await run("take the migration lock", "SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
       try {
-        // Processes starting together take turns; the version is read again under the lock.
-        await run("take the migration lock", "SELECT pg_advisory_xact_lock($1)", [MIGRATION_LOCK]);
-        await work();
-        await run("commit a migration", "COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
+        await run("start a migration", "BEGIN");
+        try {
+          await work();
+          await run("commit a migration", "COMMIT");
+        } catch (error) {
+          await client.query("ROLLBACK").catch(() => undefined);
+          throw error;
+        }
+      } finally {
+        await client.query("SELECT pg_advisory_unlock($1)", [MIGRATION_LOCK]).catch(() => undefined);
       }
     },
     async version() {

@@ -7,35 +7,35 @@ export interface TestDatabase {
   readonly url: string;
   /** Runs SQL as the server's superuser in this database. */
   query(text: string, values?: readonly unknown[]): Promise<pg.QueryResult>;
+  /** Runs SQL on the server's maintenance database (for what cannot be done from inside this one). */
+  onServer(text: string): Promise<void>;
   drop(): Promise<void>;
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   const server = inject("postgresUrl");
   const name = `voicelive_test_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: server });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
   const url = new URL(server);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
   pool.on("error", () => undefined);
+  const onServer = async (text: string): Promise<void> => {
+    const client = new pg.Client({ connectionString: server });
+    await client.connect();
+    try {
+      await client.query(text);
+    } finally {
+      await client.end();
+    }
+  };
+  await onServer(`CREATE DATABASE ${name}`);
   return {
     url: url.toString(),
     query: (text, values = []) => pool.query(text, [...values]),
+    onServer,
     async drop() {
       await pool.end();
-      const client = new pg.Client({ connectionString: server });
-      await client.connect();
-      try {
-        await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await client.end();
-      }
+      await onServer(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
     },
   };
 }
