@@ -46,6 +46,22 @@ describe("/join", () => {
     expect(h.started).toEqual([GUILD_ID]);
   });
 
+  it("says so when the Voice Live connection budget makes it wait, then answers as usual", async () => {
+    h.conversations.connectionWaitMs = 19_200;
+    await join.execute(commandContext(h, "join"), h.services);
+    expect(h.transport.calls.map((call) => call.type)).toEqual(["deferReply", "editReply", "followUp"]);
+    expect(h.transport.messages[0]?.content).toBe(
+      `Voice Live is busy: joining <#${VOICE.id}> in about 20 s…`,
+    );
+    expect(h.transport.messages.at(-1)?.embeds?.[0]?.title).toBe("Listening");
+  });
+
+  it("says nothing of a wait for the budget that is over in a moment", async () => {
+    h.conversations.connectionWaitMs = 400;
+    await join.execute(commandContext(h, "join"), h.services);
+    expect(h.transport.calls.map((call) => call.type)).toEqual(["deferReply", "editReply"]);
+  });
+
   it("joins the channel given, even when the caller is not in voice", async () => {
     h.guild.voiceStates.clear();
     await join.execute(commandContext(h, "join", { options: { channel: OTHER_VOICE } }), h.services);

@@ -126,6 +126,8 @@ export class FakeConversations implements ConversationControl {
   readonly left: string[] = [];
   readonly active = new Map<string, string>();
   joinFailure: Error | undefined;
+  /** How long join says its connection waits for the Voice Live budget (none: no wait). */
+  connectionWaitMs: number | undefined;
   applyResult: PersonaApplyResult | Error = "applied";
   /** What the transport had seen when join was called (to check the deferral came first). */
   callsAtJoin: readonly TransportCall[] | undefined;
@@ -133,6 +135,7 @@ export class FakeConversations implements ConversationControl {
 
   async join(request: JoinRequest) {
     this.callsAtJoin = [...(this.transport?.calls ?? [])];
+    if (this.connectionWaitMs !== undefined) request.onConnectionWait?.(this.connectionWaitMs);
     if (this.joinFailure !== undefined) throw this.joinFailure;
     this.joins.push(request);
     this.active.set(request.guildId, request.channelId);

@@ -102,12 +102,17 @@ describe("ConnectionRateLimiter", () => {
   it("makes the connection after the limit wait until the first is a minute old", async () => {
     const { clock, advance } = manualClock();
     const limiter = new ConnectionRateLimiter(2, clock);
-    expect(await limiter.acquire()).toBe(true);
-    expect(await limiter.acquire()).toBe(true);
+    const waits: number[] = [];
+    expect(await limiter.acquire(undefined, (ms) => waits.push(ms))).toBe(true);
+    expect(await limiter.acquire(undefined, (ms) => waits.push(ms))).toBe(true);
     let third = false;
-    const pending = limiter.acquire().then((ok) => {
-      third = ok;
-    });
+    const pending = limiter
+      .acquire(undefined, (ms) => waits.push(ms))
+      .then((ok) => {
+        third = ok;
+      });
+    // Only the connection that must wait is told, with how long.
+    expect(waits).toEqual([60_000]);
     await Promise.resolve();
     expect(third).toBe(false);
     advance(59_999);
