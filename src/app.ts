@@ -12,6 +12,7 @@ import { ConversationManager } from "./conversation/manager.ts";
 import type { Backend } from "./conversation/types.ts";
 import { AutoLeave } from "./discord/auto-leave.ts";
 import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
+import { noticeLeftoverVoice } from "./discord/leftover-voice.ts";
 import { inviteUrl } from "./discord/permissions.ts";
 import { RateLimiter } from "./discord/rate-limit.ts";
 import { createRouter } from "./discord/router.ts";
@@ -97,6 +98,7 @@ export function createBotApp(options: BotAppOptions): BotApp {
     logger,
   });
   wireClient(client, { router, conversations, autoLeave, logger });
+  noticeLeftoverVoice(client, conversations, logger);
 
   const shutdown = createShutdown({
     steps: [
