@@ -166,7 +166,16 @@ describe("sharding across hosts with PostgreSQL", () => {
       join.responses.some((response) => response.content?.startsWith("Voice Live is busy: joining")),
     );
     expect(told).toHaveLength(2);
+    for (const join of told) {
+      const seconds = Number(/in about (\d+) s…$/.exec(join.responses[1]?.content ?? "")?.[1]);
+      expect(seconds).toBeGreaterThan(30);
+      expect(seconds).toBeLessThanOrEqual(60);
+    }
     for (const join of told)
-      expect(join.responses.map((response) => response.kind)).toEqual(["defer", "edit-original", "followup"]);
+      expect(join.responses.map((response) => response.kind)).toEqual([
+        "defer",
+        "edit-original",
+        "follow-up",
+      ]);
   }, 120_000);
 });
