@@ -11,7 +11,11 @@ export const RESTART_NOTICE =
  * showing the bot in the voice channel, where nothing listens any more. When the client is ready,
  * each such channel is told in its chat what happened, and the bot leaves it.
  */
-export function noticeLeftoverVoice(client: Client, conversations: ConversationControl, logger: Logger): void {
+export function noticeLeftoverVoice(
+  client: Client,
+  conversations: ConversationControl,
+  logger: Logger,
+): void {
   client.once(Events.ClientReady, (ready) => {
     for (const guild of ready.guilds.cache.values()) {
       const channelId = guild.voiceStates.cache.get(ready.user.id)?.channelId;

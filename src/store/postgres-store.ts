@@ -1,26 +1,12 @@
 import type pg from "pg";
 import type { Logger } from "../log.ts";
 import { log } from "../log.ts";
-import {
-  SETTINGS_COLUMNS,
-  type SettingsRow,
-  type SettingsTransaction,
-  type StoreBackend,
-  USAGE_COLUMNS,
-  type UsageColumn,
-  type UsageRow,
-} from "./backend.ts";
+import type { SettingsRow, SettingsTransaction, StoreBackend, UsageColumn, UsageRow } from "./backend.ts";
 import { redactDatabaseUrl } from "./database-url.ts";
 import { GuildStore, type GuildStoreSettings, StoreOpenError, StoreUnavailableError } from "./guild-store.ts";
 import { type MigrationTarget, migrate } from "./migrations.ts";
 import { createPostgresPool, query } from "./postgres-pool.ts";
-import {
-  addUsageSql,
-  ensureSettingsRowSql,
-  selectSettingsSql,
-  selectUsageSql,
-  upsertSettingsSql,
-} from "./sql.ts";
+import { addUsage, ensureSettingsRowSql, selectSettingsSql, selectUsageSql, upsertSettings } from "./sql.ts";
 
 /**
  * The store in PostgreSQL (DATABASE_URL), shared by every host and shard.
@@ -82,12 +68,8 @@ class PostgresBackend implements StoreBackend {
           )[0];
         },
         write: async (fields, updatedAt) => {
-          const columns = SETTINGS_COLUMNS.filter((column) => column in fields);
-          await run("save the guild's settings", upsertSettingsSql("postgres", columns), [
-            guildId,
-            updatedAt,
-            ...columns.map((column) => fields[column] ?? null),
-          ]);
+          const { sql, values } = upsertSettings("postgres", guildId, fields, updatedAt);
+          await run("save the guild's settings", sql, values);
         },
       });
       await run(commit ? "commit" : "roll back", commit ? "COMMIT" : "ROLLBACK", []);
@@ -103,11 +85,8 @@ class PostgresBackend implements StoreBackend {
   }
 
   async addUsage(guildId: string, day: string, values: Readonly<Record<UsageColumn, number>>): Promise<void> {
-    await query(this.#pool, this.#logger.child({ guildId }), "record usage", addUsageSql("postgres"), [
-      guildId,
-      day,
-      ...USAGE_COLUMNS.map((column) => values[column]),
-    ]);
+    const statement = addUsage("postgres", guildId, day, values);
+    await query(this.#pool, this.#logger.child({ guildId }), "record usage", statement.sql, statement.values);
   }
 
   async usage(guildId: string, day: string): Promise<UsageRow | undefined> {

@@ -1,7 +1,7 @@
 import {
   type Dialect,
   SETTINGS_COLUMNS,
-  type SettingsColumn,
+  type SettingsWrite,
   USAGE_COLUMNS,
   type UsageColumn,
 } from "./backend.ts";
@@ -28,18 +28,41 @@ export function ensureSettingsRowSql(dialect: Dialect): string {
   return `INSERT INTO guild_settings (guild_id, updated_at) VALUES (${guild}, ${at}) ON CONFLICT (guild_id) DO NOTHING`;
 }
 
-/** Parameters: guild id, updated_at, then the columns' values in order. */
-export function upsertSettingsSql(dialect: Dialect, columns: readonly SettingsColumn[]): string {
-  const names = ["guild_id", "updated_at", ...columns];
-  const set = ["updated_at", ...columns].map((name) => `${name} = excluded.${name}`).join(", ");
-  return `INSERT INTO guild_settings (${names.join(", ")}) VALUES (${placeholders(dialect, names.length).join(", ")}) ON CONFLICT (guild_id) DO UPDATE SET ${set}`;
+/** A statement and its parameters. */
+export interface Statement {
+  readonly sql: string;
+  readonly values: readonly (string | number | null)[];
 }
 
-/** Parameters: guild id, day, then USAGE_COLUMNS' values in order. */
-export function addUsageSql(dialect: Dialect): string {
+/** Sets only the given columns of a guild's row, creating the row if needed. */
+export function upsertSettings(
+  dialect: Dialect,
+  guildId: string,
+  fields: SettingsWrite,
+  updatedAt: number,
+): Statement {
+  const columns = SETTINGS_COLUMNS.filter((column) => column in fields);
+  const names = ["guild_id", "updated_at", ...columns];
+  const set = ["updated_at", ...columns].map((name) => `${name} = excluded.${name}`).join(", ");
+  return {
+    sql: `INSERT INTO guild_settings (${names.join(", ")}) VALUES (${placeholders(dialect, names.length).join(", ")}) ON CONFLICT (guild_id) DO UPDATE SET ${set}`,
+    values: [guildId, updatedAt, ...columns.map((column) => fields[column] ?? null)],
+  };
+}
+
+/** Adds to a guild's totals for a day in one statement. */
+export function addUsage(
+  dialect: Dialect,
+  guildId: string,
+  day: string,
+  values: Readonly<Record<UsageColumn, number>>,
+): Statement {
   const names = ["guild_id", "day", ...USAGE_COLUMNS];
-  const add = USAGE_COLUMNS.map((name: UsageColumn) => `${name} = usage_daily.${name} + excluded.${name}`);
-  return `INSERT INTO usage_daily (${names.join(", ")}) VALUES (${placeholders(dialect, names.length).join(", ")}) ON CONFLICT (guild_id, day) DO UPDATE SET ${add.join(", ")}`;
+  const add = USAGE_COLUMNS.map((name) => `${name} = usage_daily.${name} + excluded.${name}`);
+  return {
+    sql: `INSERT INTO usage_daily (${names.join(", ")}) VALUES (${placeholders(dialect, names.length).join(", ")}) ON CONFLICT (guild_id, day) DO UPDATE SET ${add.join(", ")}`,
+    values: [guildId, day, ...USAGE_COLUMNS.map((column) => values[column])],
+  };
 }
 
 export function selectUsageSql(dialect: Dialect): string {

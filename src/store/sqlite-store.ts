@@ -2,19 +2,10 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { log } from "../log.ts";
-import {
-  SETTINGS_COLUMNS,
-  type SettingsColumn,
-  type SettingsRow,
-  type SettingsTransaction,
-  type StoreBackend,
-  USAGE_COLUMNS,
-  type UsageColumn,
-  type UsageRow,
-} from "./backend.ts";
+import type { SettingsRow, SettingsTransaction, StoreBackend, UsageColumn, UsageRow } from "./backend.ts";
 import { GuildStore, type GuildStoreSettings, StoreOpenError } from "./guild-store.ts";
 import { type MigrationTarget, migrate } from "./migrations.ts";
-import { addUsageSql, selectSettingsSql, selectUsageSql, upsertSettingsSql } from "./sql.ts";
+import { addUsage, type Statement, selectSettingsSql, selectUsageSql, upsertSettings } from "./sql.ts";
 
 /**
  * The store in one SQLite file (node:sqlite), for one host.
@@ -58,23 +49,14 @@ class SqliteBackend implements StoreBackend {
       this.#inTransaction(() =>
         work({
           read: async () => this.#selectSettings(guildId),
-          write: async (fields, updatedAt) => {
-            const columns = SETTINGS_COLUMNS.filter((column) => column in fields);
-            this.#db
-              .prepare(upsertSettingsSql("sqlite", columns))
-              .run(guildId, updatedAt, ...columns.map((column: SettingsColumn) => fields[column] ?? null));
-          },
+          write: async (fields, updatedAt) => this.#run(upsertSettings("sqlite", guildId, fields, updatedAt)),
         }),
       ),
     );
   }
 
   addUsage(guildId: string, day: string, values: Readonly<Record<UsageColumn, number>>): Promise<void> {
-    return this.#inTurn(async () => {
-      this.#db
-        .prepare(addUsageSql("sqlite"))
-        .run(guildId, day, ...USAGE_COLUMNS.map((column) => values[column]));
-    });
+    return this.#inTurn(async () => this.#run(addUsage("sqlite", guildId, day, values)));
   }
 
   usage(guildId: string, day: string): Promise<UsageRow | undefined> {
@@ -103,6 +85,10 @@ class SqliteBackend implements StoreBackend {
         this.#db.exec(`PRAGMA user_version = ${Math.trunc(migration.version)}`);
       },
     };
+  }
+
+  #run(statement: Statement): void {
+    this.#db.prepare(statement.sql).run(...statement.values);
   }
 
   #selectSettings(guildId: string): SettingsRow | undefined {
