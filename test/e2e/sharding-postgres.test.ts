@@ -140,7 +140,7 @@ describe("sharding across hosts with PostgreSQL", () => {
       VOICELIVE_CONNECTIONS_PER_MINUTE: "3",
     });
     // Five guilds, at least two on each host.
-    const all = await guildsOnEveryShard(w.discord, w.guild, SHARDS, 1);
+    const all = await guildsOnEveryShard(w.discord, w.guild, SHARDS, 2);
     const guilds = [
       ...all.filter((g) => shardOf(g.id, SHARDS) < 2).slice(0, 2),
       ...all.filter((g) => shardOf(g.id, SHARDS) >= 2).slice(0, 3),
