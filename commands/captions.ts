@@ -30,7 +30,7 @@ export const command: Command = {
     if (guild === undefined || !(await requireManageGuild(ctx))) return;
 
     if (ctx.options.subcommand === "off") {
-      const settings = services.store.setCaptions(guild.id, { enabled: false, channelId: null });
+      const settings = await services.store.setCaptions(guild.id, { enabled: false, channelId: null });
       await applyLive(ctx, services, guild.id, settings, "Captions are off.");
       return;
     }
@@ -54,7 +54,10 @@ export const command: Command = {
       });
       return;
     }
-    const settings = services.store.setCaptions(guild.id, { enabled: true, channelId: channel?.id ?? null });
+    const settings = await services.store.setCaptions(guild.id, {
+      enabled: true,
+      channelId: channel?.id ?? null,
+    });
     await applyLive(ctx, services, guild.id, settings, `Captions are ${captionsLabel(settings.captions)}.`);
   },
 };

@@ -17,6 +17,9 @@ const data = new SlashCommandBuilder()
       .addChannelTypes(ChannelType.GuildVoice, ChannelType.GuildStageVoice),
   );
 
+/** A wait for the connection budget shorter than this passes unremarked. */
+const BUDGET_NOTICE_AFTER_MS = 1_000;
+
 async function ephemeral(ctx: CommandContext, content: string): Promise<void> {
   await ctx.reply({ content, ephemeral: true });
 }
@@ -67,10 +70,22 @@ export const command: Command = {
 
     // Joining waits for Discord's voice handshake and the Voice Live session: well past 3 s at times.
     await ctx.defer({ ephemeral: false });
-    const settings = services.store.settings(guild.id);
+    const settings = await services.store.settings(guild.id);
+    let joining = true;
+    // A join held back by the Voice Live connection budget says so, rather than "thinking…" for a minute.
+    const onConnectionWait = (waitMs: number): void => {
+      if (!joining || waitMs < BUDGET_NOTICE_AFTER_MS) return;
+      ctx
+        .reply({
+          content: `Voice Live is busy: joining <#${channel.id}> in about ${Math.ceil(waitMs / 1000)} s…`,
+        })
+        .catch((error: unknown) =>
+          services.logger.warn({ err: error, guildId: guild.id }, "could not say the join is waiting"),
+        );
+    };
     try {
-      await services.conversations.join(
-        buildJoinRequest({
+      await services.conversations.join({
+        ...buildJoinRequest({
           guild,
           channel,
           initiatorId: ctx.userId,
@@ -78,7 +93,8 @@ export const command: Command = {
           store: services.store,
           logger: services.logger,
         }),
-      );
+        onConnectionWait,
+      });
     } catch (error) {
       services.logger.warn(
         { err: error, guildId: guild.id, channelId: channel.id, userId: ctx.userId },
@@ -92,6 +108,8 @@ export const command: Command = {
         ),
       });
       return;
+    } finally {
+      joining = false;
     }
     services.conversationStarted(guild.id);
     await ctx.reply({ embeds: [joinedEmbed(channel.id, settings, services.conversations.backend)] });

@@ -217,7 +217,7 @@ async function set(ctx: CommandContext, services: CommandServices, guild: GuildA
     });
     return;
   }
-  const result = services.store.changePersona(guild.id, change);
+  const result = await services.store.changePersona(guild.id, change);
   if (!result.ok) {
     await ctx.reply({ content: problemsMessage(result.problems), ephemeral: true });
     return;
@@ -250,7 +250,7 @@ async function listen(ctx: CommandContext, services: CommandServices, guild: Gui
     await ctx.reply({ content: `${policy} Nothing was saved.`, ephemeral: true });
     return;
   }
-  const settings = services.store.setListenPolicy(guild.id, policy);
+  const settings = await services.store.setListenPolicy(guild.id, policy);
   await applyLive(ctx, services, guild.id, settings, `I listen to ${listenLabel(settings.listen)}.`);
 }
 
@@ -262,7 +262,7 @@ export const command: Command = {
     switch (ctx.options.subcommand) {
       case "show":
         await ctx.reply({
-          embeds: [settingsEmbed(services.store.settings(guild.id), "Persona")],
+          embeds: [settingsEmbed(await services.store.settings(guild.id), "Persona")],
           ephemeral: true,
         });
         return;
@@ -270,13 +270,15 @@ export const command: Command = {
         await set(ctx, services, guild);
         return;
       case "instructions":
-        await ctx.showModal(instructionsModal(services.store.settings(guild.id).persona.instructions));
+        await ctx.showModal(
+          instructionsModal((await services.store.settings(guild.id)).persona.instructions),
+        );
         return;
       case "listen":
         await listen(ctx, services, guild);
         return;
       case "reset": {
-        const settings = services.store.resetPersona(guild.id);
+        const settings = await services.store.resetPersona(guild.id);
         await applyLive(
           ctx,
           services,
@@ -305,7 +307,7 @@ export const command: Command = {
     const result =
       instructions === null
         ? { ok: false as const, problems: ["instructions: the form came back without them"] }
-        : services.store.changePersona(guild.id, { instructions });
+        : await services.store.changePersona(guild.id, { instructions });
     if (!result.ok) {
       await ctx.reply({ content: problemsMessage(result.problems), ephemeral: true });
       return;

@@ -14,13 +14,14 @@ export const command: Command = {
     const guild = await requireGuild(ctx);
     if (guild === undefined) return;
     const { conversations, store } = services;
+    const [settings, usage] = await Promise.all([store.settings(guild.id), store.usageToday(guild.id)]);
     await ctx.reply({
       embeds: [
         statusEmbed(
           conversations.backend,
           conversations.status(guild.id),
-          store.settings(guild.id),
-          store.usageToday(guild.id),
+          settings,
+          usage,
           Date.now(),
           services.shardOf?.(guild.id),
         ),

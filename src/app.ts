@@ -12,6 +12,7 @@ import { type Config, sessionTarget } from "./config.ts";
 import { ConversationManager, type VoiceLiveBackend } from "./conversation/manager.ts";
 import { AutoLeave } from "./discord/auto-leave.ts";
 import { createDiscordClient, humansInConversation, wireClient } from "./discord/client.ts";
+import { noticeLeftoverVoice } from "./discord/leftover-voice.ts";
 import { LoginError } from "./discord/login-error.ts";
 import { inviteUrl } from "./discord/permissions.ts";
 import { RateLimiter } from "./discord/rate-limit.ts";
@@ -95,6 +96,7 @@ export function createBotApp(options: BotAppOptions): BotApp {
     logger,
   });
   wireClient(client, { router, conversations, autoLeave, logger });
+  noticeLeftoverVoice(client, conversations, logger);
 
   const shutdown = createShutdown({
     steps: [

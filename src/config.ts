@@ -3,7 +3,9 @@ import type { LogLevel } from "./log.ts";
  * Typed, validated configuration read from the environment. `.env` is loaded by Node itself
  * (`--env-file-if-exists`), so this module only ever sees `process.env`-shaped input.
  */
+
 import { voiceKind } from "./persona.ts";
+import { databasePassword, isPostgresUrl, redactDatabaseUrl } from "./util/database-url.ts";
 import {
   capabilitiesFor,
   DEFAULT_API_VERSION,
@@ -74,6 +76,8 @@ export interface Config {
   readonly sharding: ShardingConfig | undefined;
   readonly commandsPerMinutePerGuild: number;
   readonly databasePath: string;
+  /** DATABASE_URL: PostgreSQL instead of the SQLite file (every host then shares one database). */
+  readonly databaseUrl: string | undefined;
   readonly logLevel: LogLevel;
   readonly metricsPort: number | undefined;
 }
@@ -355,6 +359,7 @@ export function loadConfig(env: Env, requirements: ConfigRequirements = { discor
       1_000,
     ),
     databasePath: read("DATABASE_PATH") ?? DEFAULTS.DATABASE_PATH,
+    databaseUrl: databaseUrl(read("DATABASE_URL"), problems),
     logLevel: logLevel as LogLevel,
     metricsPort,
   };
@@ -453,6 +458,21 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+function databaseUrl(value: string | undefined, problems: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  let valid = isPostgresUrl(value);
+  try {
+    valid &&= new URL(value).hostname !== "";
+  } catch {
+    valid = false;
+  }
+  if (!valid)
+    problems.push(
+      `DATABASE_URL must be a PostgreSQL URL such as postgres://user:password@host:5432/dbname (unset it to use the SQLite file at DATABASE_PATH), got ${redactDatabaseUrl(value)}`,
+    );
+  return value;
+}
+
 /** Where sessions go: the configured model or agent, or the local server (default model and version). */
 export function sessionTarget(config: Pick<Config, "azure">): SessionTarget {
   const azure = config.azure;
@@ -464,7 +484,8 @@ export function sessionTarget(config: Pick<Config, "azure">): SessionTarget {
 
 /** The secrets of a configuration, for the log redactor. */
 export function configSecrets(config: Config): string[] {
-  return [config.discord.token, config.azure?.apiKey].filter(
+  const database = config.databaseUrl === undefined ? undefined : databasePassword(config.databaseUrl);
+  return [config.discord.token, config.azure?.apiKey, database].filter(
     (s): s is string => s !== undefined && s.length >= 8,
   );
 }

@@ -27,6 +27,8 @@ const SECRET_PATTERNS: readonly RegExp[] = [
   /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
   /((?:api[-_]?key|access[-_]?token|authorization|token)["']?\s*[:=]\s*["']?)(?!\[redacted\])[^"'&\s,}]{8,}/gi,
   /\b(mfa\.[\w-]{20,}|[MNO][\w-]{23,25}\.[\w-]{6}\.[\w-]{27,38})\b/g,
+  // The password of a URL such as postgres://user:password@host (DATABASE_URL).
+  /(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@"']*:)(?!\[redacted\])[^\s@/"']+(?=@)/gi,
 ];
 
 /** Removes known secrets and anything shaped like a credential from a string. */

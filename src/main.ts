@@ -26,7 +26,9 @@ import {
   type ShardManagerHandle,
   shardMetricsPort,
 } from "./sharding/shard-manager.ts";
-import { type GuildStore, openGuildStore, StoreOpenError } from "./store/guild-store.ts";
+import { StoreOpenError } from "./store/guild-store.ts";
+import { type OpenedStore, openStore } from "./store/open-store.ts";
+import { redactDatabaseUrl } from "./util/database-url.ts";
 import { useConnectionBudgets } from "./voicelive/rate-limiter.ts";
 
 /** A mistake in the setup: its message on stderr, no stack trace, exit code 1. */
@@ -61,10 +63,16 @@ function configuredPersona(config: Config): Persona {
   return checked.persona;
 }
 
-function openStore(config: Config, persona: Persona, logger: Logger): GuildStore {
+async function openConfiguredStore(config: Config, persona: Persona, logger: Logger): Promise<OpenedStore> {
   try {
     const rules = personaRules(sessionTarget(config));
-    return openGuildStore({ path: config.databasePath, defaults: persona, logger, rules });
+    return await openStore({
+      databaseUrl: config.databaseUrl,
+      path: config.databasePath,
+      defaults: persona,
+      logger,
+      rules,
+    });
   } catch (error) {
     if (error instanceof StoreOpenError) exitWithMessage(error.message);
     throw error;
@@ -84,11 +92,14 @@ async function main(): Promise<void> {
     await manageShards(config, config.sharding, logger);
     return;
   }
-  if (isShardProcess(process.env) && process.send !== undefined) {
+  const { store, connectionBudgets } = await openConfiguredStore(config, persona, logger);
+  if (connectionBudgets !== undefined) {
+    // Every host using the database shares one Voice Live connection budget per resource.
+    useConnectionBudgets(connectionBudgets);
+  } else if (isShardProcess(process.env) && process.send !== undefined) {
     // Shards of one host share one Voice Live connection budget, kept by their manager.
     useConnectionBudgets(managerBudgets(process as ParentChannel));
   }
-  const store = openStore(config, persona, logger);
   const app = createBotApp({
     config: isShardProcess(process.env)
       ? { ...config, metricsPort: shardMetricsPort(config.metricsPort, process.env) }
@@ -116,7 +127,8 @@ async function main(): Promise<void> {
       azureAuth:
         config.azure === undefined ? undefined : config.azure.apiKey === undefined ? "entra-id" : "api-key",
       discordApi: config.discord.apiUrl,
-      database: config.databasePath,
+      database:
+        config.databaseUrl === undefined ? config.databasePath : redactDatabaseUrl(config.databaseUrl),
       commands: COMMANDS.map((command) => command.data.name),
     },
     "starting",

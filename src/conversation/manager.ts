@@ -120,6 +120,7 @@ export class ConversationManager implements ConversationControl {
         ...(observer?.clientEvent === undefined
           ? {}
           : { onClientEvent: observer.clientEvent.bind(observer) }),
+        ...(request.onConnectionWait === undefined ? {} : { onConnectionWait: request.onConnectionWait }),
       });
       voice = new ManagedVoiceConnection({
         guildId,

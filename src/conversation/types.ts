@@ -21,6 +21,8 @@ export interface JoinRequest {
   readonly notify: (text: string, voiceChannelId: string) => Promise<void>;
   /** Sends or edits caption messages; absent when captions are off. */
   readonly captions?: CaptionSink;
+  /** Told how long the Voice Live connection must wait for the connection budget, when it must. */
+  readonly onConnectionWait?: (waitMs: number) => void;
 }
 
 export interface ConversationControl {

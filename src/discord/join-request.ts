@@ -28,10 +28,11 @@ export function buildJoinRequest(input: JoinRequestInput): JoinRequest {
 
   const captions: CaptionSink = {
     async post(text) {
-      const { enabled, channelId } = store.settings(guild.id).captions;
-      if (!enabled) return undefined;
-      const target = channelId ?? channel.id;
+      let target: string | undefined;
       try {
+        const { enabled, channelId } = (await store.settings(guild.id)).captions;
+        if (!enabled) return undefined;
+        target = channelId ?? channel.id;
         return `${target}:${await guild.send(target, truncate(text, MESSAGE_LIMIT))}`;
       } catch (error) {
         logger.warn({ err: error, target }, "could not post a caption");
@@ -58,7 +59,8 @@ export function buildJoinRequest(input: JoinRequestInput): JoinRequest {
     settings: input.settings,
     async isAllowedSpeaker(userId) {
       try {
-        return mayBeHeard(store.settings(guild.id).listen, initiatorId, userId, await guild.member(userId));
+        const [settings, member] = await Promise.all([store.settings(guild.id), guild.member(userId)]);
+        return mayBeHeard(settings.listen, initiatorId, userId, member);
       } catch (error) {
         logger.warn({ err: error, userId }, "could not look up a speaker; not listening to them");
         return false;

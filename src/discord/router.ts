@@ -1,4 +1,5 @@
 import type { Logger } from "../log.ts";
+import { StoreUnavailableError } from "../store/guild-store.ts";
 import {
   type AutocompleteContext,
   type Choice,
@@ -76,6 +77,12 @@ export function createRouter(options: RouterOptions): Router {
           { ...context, state: ctx.state },
           "the interaction expired before it was answered (Discord allows 3 s)",
         );
+        return;
+      }
+      if (error instanceof StoreUnavailableError) {
+        // The store logged the database failure; the member is told to retry.
+        logger.warn(context, "command failed: the database is unavailable");
+        await answer(ctx, error.message, context);
         return;
       }
       logger.error({ ...context, err: error }, "command failed");

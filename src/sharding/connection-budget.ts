@@ -1,6 +1,6 @@
 import type { Shard } from "discord.js";
 import type { Logger } from "../log.ts";
-import { type ConnectionBudget, ConnectionRateLimiter, realClock } from "../voicelive/rate-limiter.ts";
+import { type ConnectionBudget, ConnectionRateLimiter, waitForSlot } from "../voicelive/rate-limiter.ts";
 
 /*
  * One Voice Live connection budget for all the shards of a host: every shard process asks its
@@ -53,7 +53,7 @@ export function managerBudgets(channel: ParentChannel): (key: string, perMinute:
     waiting.delete(message.id);
   });
   return (key, perMinute) => ({
-    async acquire(signal) {
+    async acquire(signal, onWait) {
       const id = ++nextId;
       const answered = new Promise<number>((resolve) => {
         waiting.set(id, resolve);
@@ -62,15 +62,8 @@ export function managerBudgets(channel: ParentChannel): (key: string, perMinute:
         }, ANSWER_TIMEOUT_MS).unref();
       });
       channel.send({ kind: RESERVE, id, key, perMinute } satisfies ReserveMessage);
-      const waitMs = await answered;
-      if (signal?.aborted === true) {
-        channel.send({ kind: REFUND, key } satisfies RefundMessage);
-        return false;
-      }
-      if (waitMs === 0) return true;
-      const completed = await realClock.sleep(waitMs, signal);
-      if (!completed) channel.send({ kind: REFUND, key } satisfies RefundMessage);
-      return completed;
+      const refund = (): void => void channel.send({ kind: REFUND, key } satisfies RefundMessage);
+      return waitForSlot(await answered, signal, refund, onWait);
     },
   });
 }

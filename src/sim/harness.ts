@@ -28,7 +28,8 @@ import type { LocalVoiceLiveServer } from "../local/server.ts";
 import { type Logger, log } from "../log.ts";
 import { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
-import { type GuildStore, openGuildStore } from "../store/guild-store.ts";
+import type { GuildStore } from "../store/guild-store.ts";
+import { openSqliteStore } from "../store/sqlite-store.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
 import { type ChannelMessage, type InteractionRecord, LoopbackDiscord } from "./discord/index.ts";
 import { paceFrames } from "./frame-pacer.ts";
@@ -291,9 +292,10 @@ export class SimHarness {
   private constructor(
     voice: LoopbackVoiceServer,
     local: LocalVoiceLiveServer | undefined,
-    azure: AzureVoiceLiveConfig,
+    config: Config,
     options: SimHarnessOptions,
     discord: LoopbackDiscord | undefined,
+    store: GuildStore | undefined,
   ) {
     const backend = options.backend ?? { kind: "local" };
     this.voice = voice;
@@ -302,14 +304,20 @@ export class SimHarness {
     this.inputRate = options.inputRate ?? 24_000;
     this.voiceGroup = `sim-${process.pid}-${++harnessCount}`;
     this.#recordAudio = options.recordAudio ?? true;
-    const config = harnessConfig(azure, backend, this.inputRate, options, discord);
     const logger = options.logger ?? log;
     const observe = (guildId: string) => this.#guilds.get(guildId)?.observer;
     const credential = backend.credential === undefined ? {} : { credential: backend.credential };
-    if (discord === undefined) {
+    if (discord === undefined || store === undefined) {
       this.#discordSide = undefined;
       this.manager = new ConversationManager({
-        backend: { label: backend.kind, target: sessionTarget(config), endpoint: async () => azure },
+        backend: {
+          label: backend.kind,
+          target: sessionTarget(config),
+          endpoint: async () => {
+            if (config.azure === undefined) throw new Error("the harness always configures a Voice Live");
+            return config.azure;
+          },
+        },
         config,
         logger,
         voiceGroup: this.voiceGroup,
@@ -318,15 +326,6 @@ export class SimHarness {
         ...credential,
       });
     } else {
-      const store = openGuildStore({
-        path: ":memory:",
-        defaults: defaultPersona({
-          instructions: config.persona.defaultInstructions,
-          voice: config.persona.defaultVoice,
-        }),
-        logger,
-        rules: personaRules(sessionTarget(config)),
-      });
       const app = createBotApp({
         config,
         logger,
@@ -379,7 +378,24 @@ export class SimHarness {
       });
       discord.registerCommands(commandPayload(COMMANDS));
     }
-    const started = async (harness: SimHarness): Promise<SimHarness> => {
+    const started = async (
+      local: LocalVoiceLiveServer | undefined,
+      azure: AzureVoiceLiveConfig,
+    ): Promise<SimHarness> => {
+      const config = harnessConfig(azure, backend, options.inputRate ?? 24_000, options, discord);
+      const store =
+        discord === undefined
+          ? undefined
+          : await openSqliteStore({
+              path: ":memory:",
+              defaults: defaultPersona({
+                instructions: config.persona.defaultInstructions,
+                voice: config.persona.defaultVoice,
+              }),
+              logger,
+              rules: personaRules(sessionTarget(config)),
+            });
+      const harness = new SimHarness(voice, local, config, options, discord, store);
       try {
         await harness.#login();
       } catch (error) {
@@ -388,8 +404,7 @@ export class SimHarness {
       }
       return harness;
     };
-    if (backend.kind === "azure")
-      return started(new SimHarness(voice, undefined, backend.azure, options, discord));
+    if (backend.kind === "azure") return started(undefined, backend.azure);
     let local: LocalBackend;
     try {
       local = await startLocalBackend({
@@ -403,8 +418,7 @@ export class SimHarness {
       await voice.close();
       throw error;
     }
-    const azure = backend.botConfig?.(local.server.url) ?? local.azure;
-    return started(new SimHarness(voice, local.server, azure, options, discord));
+    return started(local.server, backend.botConfig?.(local.server.url) ?? local.azure);
   }
 
   /** Application mode: logs the bot in and waits until discord.js is ready. */
@@ -477,11 +491,11 @@ export class SimHarness {
       this.inputRate,
     );
     this.#guilds.set(server.id, guild);
-    const changed = store.changePersona(server.id, persona);
+    const changed = await store.changePersona(server.id, persona);
     if (!changed.ok) throw new Error(`the persona cannot be saved: ${changed.problems.join("; ")}`);
-    if (options.listen !== undefined) store.setListenPolicy(server.id, options.listen);
+    if (options.listen !== undefined) await store.setListenPolicy(server.id, options.listen);
     if (options.captions === true)
-      store.setCaptions(server.id, { enabled: true, channelId: server.textChannelId });
+      await store.setCaptions(server.id, { enabled: true, channelId: server.textChannelId });
     const captions = new Map<string, CaptionMessage>();
     const unsubscribe = discord.onMessage((message: ChannelMessage) => {
       if (!guild.messages.includes(message)) guild.messages.push(message);

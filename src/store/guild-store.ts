@@ -1,6 +1,3 @@
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
-import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { type Logger, log } from "../log.ts";
 import {
   applyPersonaChange,
@@ -12,8 +9,15 @@ import {
   type PersonaRules,
   UNRESTRICTED_RULES,
 } from "../persona.ts";
+import {
+  type SettingsRow,
+  type SettingsTransaction,
+  type SettingsWrite,
+  type StoreBackend,
+  USAGE_COLUMNS,
+  type UsageColumn,
+} from "./backend.ts";
 import { type Decoded, decodeCaptions, decodeListenPolicy, decodePersona } from "./decode.ts";
-import { migrate } from "./migrations.ts";
 
 /** What the conversation layer adds to a guild's usage; absent fields add nothing. */
 export interface UsageDelta {
@@ -36,98 +40,74 @@ export interface UsageTotals {
 
 export type SettingsChange = { ok: true; settings: GuildSettings } | { ok: false; problems: string[] };
 
-export interface GuildStoreOptions {
-  /** A file path (its directory is created) or ":memory:". */
-  readonly path: string;
+/** What the store needs whichever database holds it. */
+export interface GuildStoreSettings {
   /** The persona of a guild that has not chosen one: built from the configuration. */
   readonly defaults: Persona;
   readonly logger?: Logger;
   /** Milliseconds since the epoch; injectable so tests can cross a UTC midnight. */
   readonly now?: () => number;
-  readonly busyTimeoutMs?: number;
   /** What the configured model allows; a change it refuses is not saved. Default: no model check. */
   readonly rules?: PersonaRules;
 }
 
 export class StoreOpenError extends Error {
-  constructor(path: string, cause: unknown) {
+  /** `where` is a path or an already redacted URL; `variable` the setting that named it. */
+  constructor(where: string, variable: "DATABASE_PATH" | "DATABASE_URL", cause: unknown) {
     super(
-      `cannot open the database at ${path} (DATABASE_PATH): ${cause instanceof Error ? cause.message : String(cause)}`,
-      {
-        cause,
-      },
+      `cannot open the database at ${where} (${variable}): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
     );
     this.name = "StoreOpenError";
   }
 }
 
-const USAGE_FIELDS = [
-  "secondsAppended",
-  "secondsPlayed",
-  "inputTokens",
-  "outputTokens",
-  "totalTokens",
-] as const;
-const INTEGER_FIELDS: ReadonlySet<string> = new Set(["inputTokens", "outputTokens", "totalTokens"]);
+/**
+ * The database could not be reached for this call (a dropped PostgreSQL connection). The message
+ * is for the member who ran the command; the cause was logged where it happened.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(
+      "Server settings are unavailable right now (the database cannot be reached); try again in a minute.",
+      {
+        cause,
+      },
+    );
+    this.name = "StoreUnavailableError";
+  }
+}
+
+/** The `UsageDelta` field each column adds up. */
+const USAGE_FIELDS: Readonly<Record<UsageColumn, keyof UsageDelta>> = {
+  seconds_appended: "secondsAppended",
+  seconds_played: "secondsPlayed",
+  input_tokens: "inputTokens",
+  output_tokens: "outputTokens",
+  total_tokens: "totalTokens",
+};
+const INTEGER_COLUMNS: ReadonlySet<UsageColumn> = new Set(["input_tokens", "output_tokens", "total_tokens"]);
 
 /**
- * Per-guild settings and daily usage in one SQLite file.
- *
- * Durability: WAL with `synchronous=FULL` fsyncs the log on every commit, so a change the bot has
- * acknowledged survives a process crash and a power loss (`NORMAL` would survive the first only).
- * Writes are rare (admin commands, a usage sample per response), so the fsync costs nothing users notice.
- * Concurrency: every read-modify-write runs inside `BEGIN IMMEDIATE`, which takes the write lock
- * before reading, so two writers changing different fields serialize instead of losing one change;
- * `busy_timeout` makes the second wait rather than fail.
+ * Per-guild settings and daily usage, in SQLite or PostgreSQL (see sqlite-store.ts and
+ * postgres-store.ts for each one's durability). Every change is a transaction on the guild's row:
+ * a persona change reads the stored persona under the row's write lock, validates the merged
+ * result and writes it, so two shards changing different fields at once keep both; the other
+ * setters write only their own columns.
  */
 export class GuildStore {
-  readonly #db: DatabaseSync;
+  readonly #backend: StoreBackend;
   readonly #defaults: Persona;
   readonly #rules: PersonaRules;
   readonly #logger: Logger;
   readonly #now: () => number;
-  readonly #select: StatementSync;
-  readonly #ensureRow: StatementSync;
-  readonly #writePersona: StatementSync;
-  readonly #writeCaptions: StatementSync;
-  readonly #writeListen: StatementSync;
-  readonly #addUsage: StatementSync;
-  readonly #selectUsage: StatementSync;
 
-  constructor(db: DatabaseSync, options: GuildStoreOptions) {
-    this.#db = db;
+  constructor(backend: StoreBackend, options: GuildStoreSettings) {
+    this.#backend = backend;
     this.#defaults = options.defaults;
     this.#rules = options.rules ?? UNRESTRICTED_RULES;
     this.#logger = (options.logger ?? log).child({ component: "store" });
     this.#now = options.now ?? Date.now;
-    this.#select = db.prepare(
-      "SELECT persona, captions_enabled, captions_channel_id, listen_mode, listen_role_id FROM guild_settings WHERE guild_id = ?",
-    );
-    this.#ensureRow = db.prepare(
-      "INSERT INTO guild_settings (guild_id, updated_at) VALUES (?, ?) ON CONFLICT (guild_id) DO NOTHING",
-    );
-    this.#writePersona = db.prepare(
-      "UPDATE guild_settings SET persona = ?, updated_at = ? WHERE guild_id = ?",
-    );
-    this.#writeCaptions = db.prepare(
-      "UPDATE guild_settings SET captions_enabled = ?, captions_channel_id = ?, updated_at = ? WHERE guild_id = ?",
-    );
-    this.#writeListen = db.prepare(
-      "UPDATE guild_settings SET listen_mode = ?, listen_role_id = ?, updated_at = ? WHERE guild_id = ?",
-    );
-    this.#addUsage = db.prepare(`
-      INSERT INTO usage_daily (guild_id, day, seconds_appended, seconds_played, input_tokens, output_tokens, total_tokens)
-      VALUES (?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT (guild_id, day) DO UPDATE SET
-        seconds_appended = seconds_appended + excluded.seconds_appended,
-        seconds_played = seconds_played + excluded.seconds_played,
-        input_tokens = input_tokens + excluded.input_tokens,
-        output_tokens = output_tokens + excluded.output_tokens,
-        total_tokens = total_tokens + excluded.total_tokens
-    `);
-    this.#selectUsage = db.prepare(
-      "SELECT seconds_appended, seconds_played, input_tokens, output_tokens, total_tokens FROM usage_daily WHERE guild_id = ? AND day = ?",
-    );
   }
 
   /** What the configured model allows (voice autocomplete reads it). */
@@ -136,55 +116,73 @@ export class GuildStore {
   }
 
   /** The guild's settings; configured defaults for a guild without a row or with a damaged one. */
-  settings(guildId: string): GuildSettings {
-    return this.#read(guildId);
+  async settings(guildId: string): Promise<GuildSettings> {
+    return this.#decode(guildId, await this.#backend.read(guildId));
   }
 
   /** Validates the change against the current persona and saves it; on a problem nothing is saved. */
-  changePersona(guildId: string, change: PersonaChange): SettingsChange {
-    return this.#transaction<SettingsChange>(() => {
-      const result = applyPersonaChange(this.#read(guildId).persona, change);
+  changePersona(guildId: string, change: PersonaChange): Promise<SettingsChange> {
+    return this.#backend.transaction<SettingsChange>(guildId, async (tx) => {
+      const current = this.#decode(guildId, await tx.read()).persona;
+      const result = applyPersonaChange(current, change);
       if (!result.ok) return { commit: false, value: { ok: false, problems: result.problems } };
       const refused = this.#rules.check(result.persona, change);
       if (refused.length > 0) return { commit: false, value: { ok: false, problems: refused } };
-      this.#ensureRow.run(guildId, this.#now());
-      this.#writePersona.run(JSON.stringify(result.persona), this.#now(), guildId);
-      return { commit: true, value: { ok: true, settings: this.#read(guildId) } };
+      return {
+        commit: true,
+        value: {
+          ok: true,
+          settings: await this.#written(guildId, tx, { persona: JSON.stringify(result.persona) }),
+        },
+      };
     });
   }
 
   /** Back to the configured persona (and following it if the configuration changes); captions and listening stay. */
-  resetPersona(guildId: string): GuildSettings {
-    return this.#write(guildId, () => this.#writePersona.run(null, this.#now(), guildId));
+  resetPersona(guildId: string): Promise<GuildSettings> {
+    return this.#write(guildId, { persona: null });
   }
 
-  setCaptions(guildId: string, captions: CaptionSettings): GuildSettings {
-    return this.#write(guildId, () =>
-      this.#writeCaptions.run(captions.enabled ? 1 : 0, captions.channelId, this.#now(), guildId),
-    );
+  setCaptions(guildId: string, captions: CaptionSettings): Promise<GuildSettings> {
+    return this.#write(guildId, {
+      captions_enabled: captions.enabled ? 1 : 0,
+      captions_channel_id: captions.channelId,
+    });
   }
 
-  setListenPolicy(guildId: string, listen: ListenPolicy): GuildSettings {
-    const roleId = listen.mode === "role" ? listen.roleId : null;
-    return this.#write(guildId, () => this.#writeListen.run(listen.mode, roleId, this.#now(), guildId));
+  setListenPolicy(guildId: string, listen: ListenPolicy): Promise<GuildSettings> {
+    return this.#write(guildId, {
+      listen_mode: listen.mode,
+      listen_role_id: listen.mode === "role" ? listen.roleId : null,
+    });
   }
 
-  /** Adds to today's (UTC) totals. Invalid figures (negative, not finite) are logged and skipped. */
-  addUsage(guildId: string, delta: UsageDelta): void {
-    const values = USAGE_FIELDS.map((field) => {
-      const value = delta[field] ?? 0;
+  /**
+   * Adds to today's (UTC) totals. Invalid figures (negative, not finite) are logged and skipped.
+   * Never rejects: usage is bookkeeping, so a database failure is logged and the figures dropped
+   * rather than disturbing the conversation that reported them.
+   */
+  async addUsage(guildId: string, delta: UsageDelta): Promise<void> {
+    const values = {} as Record<UsageColumn, number>;
+    for (const column of USAGE_COLUMNS) {
+      const field = USAGE_FIELDS[column];
+      let value = delta[field] ?? 0;
       if (!Number.isFinite(value) || value < 0) {
         this.#logger.warn({ guildId, field, value }, "ignoring an invalid usage figure");
-        return 0;
+        value = 0;
       }
-      return INTEGER_FIELDS.has(field) ? Math.round(value) : value;
-    });
-    this.#addUsage.run(guildId, this.#today(), ...values);
+      values[column] = INTEGER_COLUMNS.has(column) ? Math.round(value) : value;
+    }
+    try {
+      await this.#backend.addUsage(guildId, this.#today(), values);
+    } catch (error) {
+      this.#logger.warn({ err: error, guildId, delta }, "could not record usage; these figures are lost");
+    }
   }
 
-  usageToday(guildId: string): UsageTotals {
+  async usageToday(guildId: string): Promise<UsageTotals> {
     const day = this.#today();
-    const row = this.#selectUsage.get(guildId, day);
+    const row = await this.#backend.usage(guildId, day);
     const figure = (value: unknown): number => (typeof value === "number" ? value : 0);
     return {
       day,
@@ -196,36 +194,28 @@ export class GuildStore {
     };
   }
 
-  close(): void {
-    if (this.#db.isOpen) this.#db.close();
+  close(): Promise<void> {
+    return this.#backend.close();
   }
 
   #today(): string {
     return new Date(this.#now()).toISOString().slice(0, 10);
   }
 
-  #write(guildId: string, update: () => void): GuildSettings {
-    return this.#transaction(() => {
-      this.#ensureRow.run(guildId, this.#now());
-      update();
-      return { commit: true, value: this.#read(guildId) };
-    });
+  #write(guildId: string, fields: SettingsWrite): Promise<GuildSettings> {
+    return this.#backend.transaction(guildId, async (tx) => ({
+      commit: true,
+      value: await this.#written(guildId, tx, fields),
+    }));
   }
 
-  #transaction<T>(work: () => { commit: boolean; value: T }): T {
-    this.#db.exec("BEGIN IMMEDIATE");
-    try {
-      const { commit, value } = work();
-      this.#db.exec(commit ? "COMMIT" : "ROLLBACK");
-      return value;
-    } catch (error) {
-      if (this.#db.isTransaction) this.#db.exec("ROLLBACK");
-      throw error;
-    }
+  /** Writes the fields and returns the settings as they now stand, other writers' fields included. */
+  async #written(guildId: string, tx: SettingsTransaction, fields: SettingsWrite): Promise<GuildSettings> {
+    await tx.write(fields, this.#now());
+    return this.#decode(guildId, await tx.read());
   }
 
-  #read(guildId: string): GuildSettings {
-    const row = this.#select.get(guildId);
+  #decode(guildId: string, row: SettingsRow | undefined): GuildSettings {
     const defaults: GuildSettings = {
       persona: this.#defaults,
       captions: { enabled: false, channelId: null },
@@ -265,26 +255,3 @@ export type SettingsStore = Pick<
 
 /** The part of the store the conversation layer uses. */
 export type UsageRecorder = Pick<GuildStore, "addUsage" | "usageToday">;
-
-/** Opens (creating if needed) and migrates the database. Throws StoreOpenError with a readable message. */
-export function openGuildStore(options: GuildStoreOptions): GuildStore {
-  let db: DatabaseSync | undefined;
-  try {
-    if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
-    db = new DatabaseSync(options.path);
-    const mode = db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
-    if (mode !== "wal" && options.path !== ":memory:") {
-      (options.logger ?? log).warn(
-        { mode },
-        "SQLite could not switch to WAL mode; continuing in the reported mode",
-      );
-    }
-    db.exec("PRAGMA synchronous = FULL");
-    db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
-    migrate(db);
-    return new GuildStore(db, options);
-  } catch (error) {
-    db?.close();
-    throw new StoreOpenError(options.path, error);
-  }
-}

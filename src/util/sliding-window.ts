@@ -43,8 +43,16 @@ export class SlidingWindow {
   }
 
   #nextGrantAt(now: number): number {
-    const last = this.#grants.at(-1) ?? Number.NEGATIVE_INFINITY;
-    if (this.#grants.length < this.limit) return Math.max(now, last);
-    return Math.max(now, last, this.#grants[this.#grants.length - this.limit]! + this.windowMs);
+    return nextGrantAt(this.#grants, this.limit, this.windowMs, now);
   }
+}
+
+/**
+ * When the next grant may be used, given the earlier ones (ascending). Exported for a window kept
+ * elsewhere (the PostgreSQL budget reads its grants from a table).
+ */
+export function nextGrantAt(grants: readonly number[], limit: number, windowMs: number, now: number): number {
+  const last = grants.at(-1) ?? Number.NEGATIVE_INFINITY;
+  if (grants.length < limit) return Math.max(now, last);
+  return Math.max(now, last, grants[grants.length - limit]! + windowMs);
 }

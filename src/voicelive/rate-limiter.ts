@@ -4,13 +4,17 @@ import { SlidingWindow } from "../util/sliding-window.ts";
  * New-connection rate limiting. Voice Live counts new WebSocket connections per resource per
  * minute (S0: 30), so every guild's session to one endpoint draws from one shared budget: at most
  * `perMinute` connections in any 60 s. With shards in several processes the budget lives in the
- * sharding manager (see `useConnectionBudgets`), so the processes together stay within it.
+ * sharding manager, and with PostgreSQL in the database (see `useConnectionBudgets`), so the
+ * processes, and the hosts, together stay within it.
  */
+
+/** Told how long a connection must wait for its slot, before the wait starts (only when it must wait). */
+export type BudgetWaitListener = (waitMs: number) => void;
 
 /** Where connection slots for one Voice Live resource come from. */
 export interface ConnectionBudget {
   /** Waits for a connection slot; false (and the slot given back) when aborted first. */
-  acquire(signal?: AbortSignal): Promise<boolean>;
+  acquire(signal?: AbortSignal, onWait?: BudgetWaitListener): Promise<boolean>;
 }
 
 export interface LimiterClock {
@@ -39,7 +43,35 @@ export const realClock: LimiterClock = {
     }),
 };
 
-const MINUTE_MS = 60_000;
+/**
+ * The window the budgets keep: a minute and a margin. The service counts a connection when its
+ * handshake arrives, which can be a little after its slot (a busy process, a slow TLS handshake)
+ * for one connection and promptly for the one a window later; the margin keeps every 60 s the
+ * service sees within the limit anyway.
+ */
+export const BUDGET_WINDOW_MS = 60_500;
+
+/**
+ * The part every budget shares once it has reserved a slot `waitMs` away: tell the listener,
+ * wait, and give the slot back (`refund`) if the wait is aborted.
+ */
+export async function waitForSlot(
+  waitMs: number,
+  signal: AbortSignal | undefined,
+  refund: () => void,
+  onWait: BudgetWaitListener | undefined,
+  clock: LimiterClock = realClock,
+): Promise<boolean> {
+  if (signal?.aborted === true) {
+    refund();
+    return false;
+  }
+  if (waitMs <= 0) return true;
+  onWait?.(waitMs);
+  const completed = await clock.sleep(waitMs, signal);
+  if (!completed) refund();
+  return completed;
+}
 
 export class ConnectionRateLimiter implements ConnectionBudget {
   readonly perMinute: number;
@@ -49,15 +81,15 @@ export class ConnectionRateLimiter implements ConnectionBudget {
   constructor(perMinute: number, clock: LimiterClock = realClock) {
     this.perMinute = perMinute;
     this.#clock = clock;
-    this.#window = new SlidingWindow({ limit: perMinute, windowMs: MINUTE_MS, now: () => clock.now() });
+    this.#window = new SlidingWindow({
+      limit: perMinute,
+      windowMs: BUDGET_WINDOW_MS,
+      now: () => clock.now(),
+    });
   }
 
-  async acquire(signal?: AbortSignal): Promise<boolean> {
-    const waitMs = this.reserve();
-    if (waitMs === 0) return true;
-    const completed = await this.#clock.sleep(waitMs, signal);
-    if (!completed) this.refund();
-    return completed;
+  acquire(signal?: AbortSignal, onWait?: BudgetWaitListener): Promise<boolean> {
+    return waitForSlot(this.reserve(), signal, () => this.refund(), onWait, this.#clock);
   }
 
   /** Reserves a slot and returns the ms until it may be used (the manager answers shards with it). */
@@ -80,7 +112,7 @@ export function budgetKey(endpoint: string): string {
   return new URL(endpoint).origin;
 }
 
-type BudgetFactory = (key: string, perMinute: number) => ConnectionBudget;
+export type BudgetFactory = (key: string, perMinute: number) => ConnectionBudget;
 
 const sharedBudgets = new Map<string, ConnectionBudget>();
 let budgetFactory: BudgetFactory = (_key, perMinute) => new ConnectionRateLimiter(perMinute);

@@ -17,6 +17,7 @@ import type {
   SessionInfo,
 } from "./protocol.ts";
 import {
+  type BudgetWaitListener,
   type ConnectionBudget,
   type LimiterClock,
   realClock,
@@ -47,6 +48,8 @@ export interface VoiceLiveSessionOptions {
   readonly connectionsPerMinute?: number;
   /** Overrides the shared limiter (tests). */
   readonly limiter?: ConnectionBudget;
+  /** Told how long a connection will wait for the connection budget, whenever one must wait. */
+  readonly onConnectionWait?: BudgetWaitListener;
   /** Age at which the session is rolled over. Default 55 minutes (the service allows 60). */
   readonly sessionMaxMs?: number;
   readonly connectTimeoutMs?: number;
@@ -319,7 +322,8 @@ export class VoiceLiveSession extends TypedEmitter<VoiceLiveSessionEvents> {
         if (announce) this.emit("reconnecting", { attempt, delayMs, reason });
         if (!(await this.#clock.sleep(delayMs, signal))) return { ok: false, verdict: CLOSED };
       }
-      if (!(await this.#limiter.acquire(signal))) return { ok: false, verdict: CLOSED };
+      if (!(await this.#limiter.acquire(signal, this.#options.onConnectionWait)))
+        return { ok: false, verdict: CLOSED };
       const client = this.#newClient();
       this.#connecting.add(client);
       const problem = await this.#connectAndConfigure(client);

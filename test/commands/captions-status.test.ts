@@ -5,8 +5,8 @@ import { permissionBits } from "../../src/discord/permissions.ts";
 import { commandContext, createHarness, GUILD_ID, type Harness, TEXT, VOICE } from "../discord/doubles.ts";
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
 });
 afterEach(() => h.store.close());
 
@@ -17,7 +17,7 @@ describe("/captions", () => {
       commandContext(h, "captions", { subcommand: "on", options: { channel: TEXT } }),
       h.services,
     );
-    expect(h.store.settings(GUILD_ID).captions).toEqual({ enabled: true, channelId: TEXT.id });
+    expect((await h.store.settings(GUILD_ID)).captions).toEqual({ enabled: true, channelId: TEXT.id });
     expect(h.conversations.applied.at(-1)?.captions).toEqual({ enabled: true, channelId: TEXT.id });
     expect(h.transport.lastText).toContain(
       `Captions are on, in <#${TEXT.id}>. Applied to the running conversation.`,
@@ -26,7 +26,7 @@ describe("/captions", () => {
 
   it("defaults to the voice channel's chat", async () => {
     await captions.execute(commandContext(h, "captions", { subcommand: "on" }), h.services);
-    expect(h.store.settings(GUILD_ID).captions).toEqual({ enabled: true, channelId: null });
+    expect((await h.store.settings(GUILD_ID)).captions).toEqual({ enabled: true, channelId: null });
   });
 
   it("refuses a channel the bot cannot post in, naming the permission", async () => {
@@ -39,7 +39,7 @@ describe("/captions", () => {
       ephemeral: true,
       content: expect.stringContaining("I lack Send Messages"),
     });
-    expect(h.store.settings(GUILD_ID).captions.enabled).toBe(false);
+    expect((await h.store.settings(GUILD_ID)).captions.enabled).toBe(false);
   });
 
   it("checks the voice channel's chat when no channel is given during a conversation", async () => {
@@ -47,14 +47,14 @@ describe("/captions", () => {
     h.guild.permissions.set(VOICE.id, permissionBits(["ViewChannel", "Connect", "Speak"]));
     await captions.execute(commandContext(h, "captions", { subcommand: "on" }), h.services);
     expect(h.transport.lastText).toContain(`I lack Send Messages in <#${VOICE.id}>`);
-    expect(h.store.settings(GUILD_ID).captions.enabled).toBe(false);
+    expect((await h.store.settings(GUILD_ID)).captions.enabled).toBe(false);
     expect(h.conversations.applied).toHaveLength(0);
   });
 
   it("turns captions off", async () => {
-    h.store.setCaptions(GUILD_ID, { enabled: true, channelId: TEXT.id });
+    await h.store.setCaptions(GUILD_ID, { enabled: true, channelId: TEXT.id });
     await captions.execute(commandContext(h, "captions", { subcommand: "off" }), h.services);
-    expect(h.store.settings(GUILD_ID).captions.enabled).toBe(false);
+    expect((await h.store.settings(GUILD_ID)).captions.enabled).toBe(false);
   });
 
   it("refuses a member without Manage Server", async () => {
@@ -62,14 +62,14 @@ describe("/captions", () => {
       commandContext(h, "captions", { subcommand: "on", memberPermissions: 0n }),
       h.services,
     );
-    expect(h.store.settings(GUILD_ID).captions.enabled).toBe(false);
+    expect((await h.store.settings(GUILD_ID)).captions.enabled).toBe(false);
     expect(h.transport.lastText).toContain("Manage Server");
   });
 });
 
 describe("/status", () => {
   it("shows backend, persona and today's usage when idle", async () => {
-    h.store.addUsage(GUILD_ID, {
+    await h.store.addUsage(GUILD_ID, {
       secondsAppended: 125,
       secondsPlayed: 61,
       inputTokens: 900,

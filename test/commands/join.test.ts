@@ -16,14 +16,14 @@ import {
 import { testGuildId } from "../store/helpers/defaults.ts";
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
 });
 afterEach(() => h.store.close());
 
 describe("/join", () => {
   it("defers, then joins the caller's channel with the stored persona and answers with an embed", async () => {
-    h.store.changePersona(GUILD_ID, { voice: "coral" });
+    await h.store.changePersona(GUILD_ID, { voice: "coral" });
     await join.execute(commandContext(h, "join"), h.services);
 
     expect(h.conversations.callsAtJoin).toEqual([{ type: "deferReply", ephemeral: false }]);
@@ -44,6 +44,22 @@ describe("/join", () => {
     expect(fields.Backend).toBe("Azure Voice Live");
     expect(fields.Persona).toContain("voice coral");
     expect(h.started).toEqual([GUILD_ID]);
+  });
+
+  it("says so when the Voice Live connection budget makes it wait, then answers as usual", async () => {
+    h.conversations.connectionWaitMs = 19_200;
+    await join.execute(commandContext(h, "join"), h.services);
+    expect(h.transport.calls.map((call) => call.type)).toEqual(["deferReply", "editReply", "followUp"]);
+    expect(h.transport.messages[0]?.content).toBe(
+      `Voice Live is busy: joining <#${VOICE.id}> in about 20 s…`,
+    );
+    expect(h.transport.messages.at(-1)?.embeds?.[0]?.title).toBe("Listening");
+  });
+
+  it("says nothing of a wait for the budget that is over in a moment", async () => {
+    h.conversations.connectionWaitMs = 400;
+    await join.execute(commandContext(h, "join"), h.services);
+    expect(h.transport.calls.map((call) => call.type)).toEqual(["deferReply", "editReply"]);
   });
 
   it("joins the channel given, even when the caller is not in voice", async () => {
@@ -139,10 +155,10 @@ describe("the join request", () => {
 
     expect(await request.isAllowedSpeaker(other)).toBe(true);
     expect(await request.isAllowedSpeaker(bot)).toBe(false);
-    h.store.setListenPolicy(GUILD_ID, { mode: "initiator" });
+    await h.store.setListenPolicy(GUILD_ID, { mode: "initiator" });
     expect(await request.isAllowedSpeaker(other)).toBe(false);
     expect(await request.isAllowedSpeaker(USER_ID)).toBe(true);
-    h.store.setListenPolicy(GUILD_ID, { mode: "role", roleId: ROLE.id });
+    await h.store.setListenPolicy(GUILD_ID, { mode: "role", roleId: ROLE.id });
     expect(await request.isAllowedSpeaker(other)).toBe(true);
     expect(await request.isAllowedSpeaker(USER_ID)).toBe(false);
     expect(await request.isAllowedSpeaker(bot)).toBe(false);
@@ -154,13 +170,13 @@ describe("the join request", () => {
     expect(await request.captions?.post("hello")).toBeUndefined();
     expect(h.guild.sent).toHaveLength(0);
 
-    h.store.setCaptions(GUILD_ID, { enabled: true, channelId: null });
+    await h.store.setCaptions(GUILD_ID, { enabled: true, channelId: null });
     const handle = await request.captions?.post("hello");
     expect(h.guild.sent).toEqual([{ channelId: VOICE.id, text: "hello", id: "1" }]);
     await request.captions?.edit(handle ?? "", "hello there");
     expect(h.guild.edits).toEqual([{ channelId: VOICE.id, messageId: "1", text: "hello there" }]);
 
-    h.store.setCaptions(GUILD_ID, { enabled: true, channelId: TEXT.id });
+    await h.store.setCaptions(GUILD_ID, { enabled: true, channelId: TEXT.id });
     await request.captions?.post("x".repeat(2500));
     expect(h.guild.sent[1]?.channelId).toBe(TEXT.id);
     expect(h.guild.sent[1]?.text.length).toBe(2000);

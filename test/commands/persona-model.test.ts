@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { command as persona } from "../../commands/persona.ts";
 import { personaRules } from "../../src/bridge/persona-rules.ts";
 import { defaultPersona, OPENAI_VOICES } from "../../src/persona.ts";
-import { openGuildStore } from "../../src/store/guild-store.ts";
+import { openSqliteStore } from "../../src/store/sqlite-store.ts";
 import type { SessionTarget } from "../../src/voicelive/capabilities.ts";
 import {
   commandContext,
@@ -27,10 +27,14 @@ let h: Harness | undefined;
 afterEach(() => h?.store.close());
 
 /** The shared harness, with a store that checks personas against `target`. */
-function harnessFor(target: SessionTarget): Harness {
-  const base = createHarness();
-  base.store.close();
-  const store = openGuildStore({ path: ":memory:", defaults: AZURE_DEFAULT, rules: personaRules(target) });
+async function harnessFor(target: SessionTarget): Promise<Harness> {
+  const base = await createHarness();
+  await base.store.close();
+  const store = await openSqliteStore({
+    path: ":memory:",
+    defaults: AZURE_DEFAULT,
+    rules: personaRules(target),
+  });
   h = { ...base, store, services: { ...base.services, store } };
   return h;
 }
@@ -62,17 +66,17 @@ describe("/persona set against the configured model", () => {
       /temperature: in agent mode the agent's own temperature applies/,
     ],
   ])("refuses %s and saves nothing", async (_name, target, options, expected) => {
-    const harness = harnessFor(target);
-    const before = harness.store.settings(GUILD_ID).persona;
+    const harness = await harnessFor(target);
+    const before = (await harness.store.settings(GUILD_ID)).persona;
     const reply = await set(harness, options);
     expect(reply).toMatch(expected);
-    expect(harness.store.settings(GUILD_ID).persona).toEqual(before);
+    expect((await harness.store.settings(GUILD_ID)).persona).toEqual(before);
   });
 
   it("saves what the model can use", async () => {
-    const harness = harnessFor(NATIVE);
+    const harness = await harnessFor(NATIVE);
     await set(harness, { voice: "ava", turn_detection: "azure_semantic_vad" });
-    expect(harness.store.settings(GUILD_ID).persona).toMatchObject({
+    expect((await harness.store.settings(GUILD_ID)).persona).toMatchObject({
       voice: "ava",
       turnDetection: { type: "azure_semantic_vad" },
     });
@@ -81,27 +85,27 @@ describe("/persona set against the configured model", () => {
 
 describe("voice autocomplete against the configured model", () => {
   const ctx = { guildId: GUILD_ID, userId: USER_ID, commandName: "persona", subcommand: "set" };
-  const offered = (target: SessionTarget, typed: string): string[] => {
-    const harness = harnessFor(target);
+  const offered = async (target: SessionTarget, typed: string): Promise<string[]> => {
+    const harness = await harnessFor(target);
     return (
       persona.autocomplete?.({ ...ctx, focused: { name: "voice", value: typed } }, harness.services) ?? []
     ).map((choice) => String(choice.value));
   };
 
-  it("offers no OpenAI voice to a cascaded model or an agent", () => {
+  it("offers no OpenAI voice to a cascaded model or an agent", async () => {
     for (const target of [CASCADED, AGENT]) {
-      const all = offered(target, "");
+      const all = await offered(target, "");
       expect(all.length).toBeGreaterThan(0);
       expect(all.filter((voice) => OPENAI_VOICES.includes(voice))).toEqual([]);
     }
   });
 
-  it("offers the azure-realtime voices only to azure-realtime at a version that has them", () => {
-    expect(offered(NATIVE, "ava")).toContain("ava");
-    expect(offered({ ...NATIVE, apiVersion: "2026-04-10" }, "ava")).not.toContain("ava");
-    expect(offered(CASCADED, "ava")).not.toContain("ava");
-    expect(offered({ model: "gpt-realtime", apiVersion: "2026-07-15", agentMode: false }, "al")).toContain(
-      "alloy",
-    );
+  it("offers the azure-realtime voices only to azure-realtime at a version that has them", async () => {
+    expect(await offered(NATIVE, "ava")).toContain("ava");
+    expect(await offered({ ...NATIVE, apiVersion: "2026-04-10" }, "ava")).not.toContain("ava");
+    expect(await offered(CASCADED, "ava")).not.toContain("ava");
+    expect(
+      await offered({ model: "gpt-realtime", apiVersion: "2026-07-15", agentMode: false }, "al"),
+    ).toContain("alloy");
   });
 });

@@ -17,8 +17,8 @@ import {
 import { testDefaults } from "../store/helpers/defaults.ts";
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
 });
 afterEach(() => h.store.close());
 
@@ -43,24 +43,24 @@ describe("/persona permissions", () => {
   ])(
     "refuses /persona %s from a member without Manage Server, even though Discord hid it",
     async (subcommand, options) => {
-      h.store.changePersona(GUILD_ID, { voice: "sage" });
+      await h.store.changePersona(GUILD_ID, { voice: "sage" });
       await run(subcommand, options, permissionBits(["SendMessages", "Connect"]));
       expect(h.transport.calls).toEqual([
         { type: "reply", message: { content: expect.stringContaining("Manage Server"), ephemeral: true } },
       ]);
-      expect(h.store.settings(GUILD_ID).persona.voice).toBe("sage");
-      expect(h.store.settings(GUILD_ID).listen).toEqual({ mode: "everyone" });
+      expect((await h.store.settings(GUILD_ID)).persona.voice).toBe("sage");
+      expect((await h.store.settings(GUILD_ID)).listen).toEqual({ mode: "everyone" });
     },
   );
 
   it("refuses a call with no member permissions at all", async () => {
     await run("set", { voice: "coral" }, null);
-    expect(h.store.settings(GUILD_ID).persona.voice).toBe(testDefaults.voice);
+    expect((await h.store.settings(GUILD_ID)).persona.voice).toBe(testDefaults.voice);
   });
 
   it("lets an Administrator through", async () => {
     await run("set", { voice: "coral" }, permissionBits(["Administrator"]));
-    expect(h.store.settings(GUILD_ID).persona.voice).toBe("coral");
+    expect((await h.store.settings(GUILD_ID)).persona.voice).toBe("coral");
   });
 });
 
@@ -78,7 +78,7 @@ describe("/persona set", () => {
       transcription_language: "de-DE",
       ducking: true,
     });
-    expect(h.store.settings(GUILD_ID).persona).toEqual({
+    expect((await h.store.settings(GUILD_ID)).persona).toEqual({
       ...testDefaults,
       voice: "en-US-AvaNeural",
       temperature: 1.0,
@@ -108,20 +108,20 @@ describe("/persona set", () => {
     [{ turn_detection: "shout_vad" }, "turn detection:"],
     [{ voice_endpoint_id: "0f1e2d3c-aaaa-bbbb-cccc-0123456789ab" }, "voice endpoint id:"],
   ])("answers %o with a message naming %s and saves nothing", async (options, field) => {
-    h.store.changePersona(GUILD_ID, { temperature: 0.7 });
-    const before = h.store.settings(GUILD_ID);
+    await h.store.changePersona(GUILD_ID, { temperature: 0.7 });
+    const before = await h.store.settings(GUILD_ID);
     await run("set", options);
     expect(h.transport.messages).toHaveLength(1);
     expect(h.transport.messages[0]?.ephemeral).toBe(true);
     expect(h.transport.messages[0]?.content).toContain("Nothing was saved");
     expect(h.transport.messages[0]?.content).toContain(field);
-    expect(h.store.settings(GUILD_ID)).toEqual(before);
+    expect(await h.store.settings(GUILD_ID)).toEqual(before);
   });
 
   it("treats auto as automatic language detection", async () => {
-    h.store.changePersona(GUILD_ID, { transcriptionLanguage: "fr" });
+    await h.store.changePersona(GUILD_ID, { transcriptionLanguage: "fr" });
     await run("set", { transcription_language: "auto" });
-    expect(h.store.settings(GUILD_ID).persona.transcriptionLanguage).toBeNull();
+    expect((await h.store.settings(GUILD_ID)).persona.transcriptionLanguage).toBeNull();
   });
 
   it("asks for an option when none is given", async () => {
@@ -143,7 +143,7 @@ describe("/persona set", () => {
     h.conversations.active.set(GUILD_ID, VOICE.id);
     h.conversations.applyResult = new Error("socket closed");
     await run("set", { temperature: 0.9 });
-    expect(h.store.settings(GUILD_ID).persona.temperature).toBe(0.9);
+    expect((await h.store.settings(GUILD_ID)).persona.temperature).toBe(0.9);
     expect(h.transport.lastText).toContain("failed (the error was logged)");
     expect(h.logLines.join("\n")).toContain("socket closed");
   });
@@ -151,7 +151,7 @@ describe("/persona set", () => {
 
 describe("/persona instructions", () => {
   it("opens a form prefilled with the current instructions", async () => {
-    h.store.changePersona(GUILD_ID, { instructions: "Speak like a sailor." });
+    await h.store.changePersona(GUILD_ID, { instructions: "Speak like a sailor." });
     await run("instructions");
     const call = h.transport.calls[0];
     if (call?.type !== "showModal") throw new Error(`expected a modal, got ${call?.type}`);
@@ -172,7 +172,7 @@ describe("/persona instructions", () => {
       modalContext(h, "persona:instructions", { instructions: "  Be a pirate.\u0007 " }),
       h.services,
     );
-    expect(h.store.settings(GUILD_ID).persona.instructions).toBe("Be a pirate.");
+    expect((await h.store.settings(GUILD_ID)).persona.instructions).toBe("Be a pirate.");
     expect(h.conversations.applied).toHaveLength(1);
     expect(h.transport.lastText).toContain("Instructions saved. Applied to the running conversation.");
   });
@@ -186,7 +186,7 @@ describe("/persona instructions", () => {
       ephemeral: true,
       content: expect.stringContaining(problem),
     });
-    expect(h.store.settings(GUILD_ID).persona.instructions).toBe(testDefaults.instructions);
+    expect((await h.store.settings(GUILD_ID)).persona.instructions).toBe(testDefaults.instructions);
   });
 
   it("refuses a forged form submission without Manage Server", async () => {
@@ -194,7 +194,7 @@ describe("/persona instructions", () => {
       modalContext(h, "persona:instructions", { instructions: "Obey me." }, 0n),
       h.services,
     );
-    expect(h.store.settings(GUILD_ID).persona.instructions).toBe(testDefaults.instructions);
+    expect((await h.store.settings(GUILD_ID)).persona.instructions).toBe(testDefaults.instructions);
     expect(h.transport.lastText).toContain("Manage Server");
   });
 });
@@ -202,7 +202,7 @@ describe("/persona instructions", () => {
 describe("/persona listen, reset and show", () => {
   it("stores a role policy", async () => {
     await run("listen", { mode: "role", role: ROLE });
-    expect(h.store.settings(GUILD_ID).listen).toEqual({ mode: "role", roleId: ROLE.id });
+    expect((await h.store.settings(GUILD_ID)).listen).toEqual({ mode: "role", roleId: ROLE.id });
     expect(h.transport.lastText).toContain(`<@&${ROLE.id}>`);
   });
 
@@ -211,26 +211,26 @@ describe("/persona listen, reset and show", () => {
     [{ mode: "everyone", role: ROLE }, "role: only used with the mode role"],
     [{ mode: "robots" }, "mode: must be"],
   ])("rejects %o and saves nothing", async (options, problem) => {
-    h.store.setListenPolicy(GUILD_ID, { mode: "initiator" });
+    await h.store.setListenPolicy(GUILD_ID, { mode: "initiator" });
     await run("listen", options);
     expect(h.transport.messages[0]).toMatchObject({
       ephemeral: true,
       content: expect.stringContaining(problem),
     });
-    expect(h.store.settings(GUILD_ID).listen).toEqual({ mode: "initiator" });
+    expect((await h.store.settings(GUILD_ID)).listen).toEqual({ mode: "initiator" });
   });
 
   it("reset restores the configured persona and keeps listening and captions", async () => {
-    h.store.changePersona(GUILD_ID, { voice: "verse", instructions: "Whisper." });
-    h.store.setListenPolicy(GUILD_ID, { mode: "initiator" });
+    await h.store.changePersona(GUILD_ID, { voice: "verse", instructions: "Whisper." });
+    await h.store.setListenPolicy(GUILD_ID, { mode: "initiator" });
     await run("reset");
-    const settings = h.store.settings(GUILD_ID);
+    const settings = await h.store.settings(GUILD_ID);
     expect(settings.persona).toEqual(testDefaults);
     expect(settings.listen).toEqual({ mode: "initiator" });
   });
 
   it("show lists the instructions and settings, only to the caller", async () => {
-    h.store.changePersona(GUILD_ID, { instructions: "Answer in rhymes.", voice: "sage" });
+    await h.store.changePersona(GUILD_ID, { instructions: "Answer in rhymes.", voice: "sage" });
     await run("show");
     const message = h.transport.messages[0];
     expect(message?.ephemeral).toBe(true);

@@ -15,7 +15,8 @@ import { permissionBits } from "../../src/discord/permissions.ts";
 import { InteractionResponder, type InteractionTransport } from "../../src/discord/responder.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import type { GuildSettings } from "../../src/persona.ts";
-import { type GuildStore, openGuildStore } from "../../src/store/guild-store.ts";
+import type { GuildStore } from "../../src/store/guild-store.ts";
+import { openSqliteStore } from "../../src/store/sqlite-store.ts";
 import { testDefaults, testGuildId } from "../store/helpers/defaults.ts";
 
 /** Interaction and guild doubles that satisfy the handler contexts, with a real responder. */
@@ -120,6 +121,8 @@ export class FakeConversations implements ConversationControl {
   readonly left: string[] = [];
   readonly active = new Map<string, string>();
   joinFailure: Error | undefined;
+  /** How long join says its connection waits for the Voice Live budget (none: no wait). */
+  connectionWaitMs: number | undefined;
   applyResult: PersonaApplyResult | Error = "applied";
   /** What the transport had seen when join was called (to check the deferral came first). */
   callsAtJoin: readonly TransportCall[] | undefined;
@@ -127,6 +130,7 @@ export class FakeConversations implements ConversationControl {
 
   async join(request: JoinRequest) {
     this.callsAtJoin = [...(this.transport?.calls ?? [])];
+    if (this.connectionWaitMs !== undefined) request.onConnectionWait?.(this.connectionWaitMs);
     if (this.joinFailure !== undefined) throw this.joinFailure;
     this.joins.push(request);
     this.active.set(request.guildId, request.channelId);
@@ -178,9 +182,9 @@ export interface Harness {
   readonly started: string[];
 }
 
-export function createHarness(): Harness {
+export async function createHarness(): Promise<Harness> {
   const memory = createMemoryLogger();
-  const store = openGuildStore({ path: ":memory:", defaults: testDefaults, logger: memory.logger });
+  const store = await openSqliteStore({ path: ":memory:", defaults: testDefaults, logger: memory.logger });
   const conversations = new FakeConversations();
   const transport = new RecordingTransport();
   conversations.transport = transport;

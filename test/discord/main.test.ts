@@ -46,6 +46,21 @@ describe("npm start refuses a broken setup", () => {
     expect(run.stdout + run.stderr).not.toContain(FAKE_TOKEN);
   });
 
+  it("names DATABASE_URL in one line when PostgreSQL cannot be reached, and never prints its password", () => {
+    const run = start({
+      DISCORD_TOKEN: FAKE_TOKEN,
+      DATABASE_URL: "postgres://bot:db-password-never-shown@127.0.0.1:1/voicelive",
+      LOG_LEVEL: "info",
+    });
+    expect(run.status).toBe(1);
+    expect(run.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /^cannot open the database at postgres:\/\/bot:\[redacted\]@127\.0\.0\.1:1\/voicelive \(DATABASE_URL\): /,
+      ),
+    ]);
+    expect(run.stdout + run.stderr).not.toContain("db-password-never-shown");
+  });
+
   it("names the default persona settings when they are invalid", () => {
     const run = start({
       DISCORD_TOKEN: FAKE_TOKEN,

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Command, CommandContext } from "../../src/discord/context.ts";
 import { RateLimiter } from "../../src/discord/rate-limit.ts";
 import { createRouter, GENERIC_ERROR, type Router } from "../../src/discord/router.ts";
+import { StoreUnavailableError } from "../../src/store/guild-store.ts";
 import {
   commandContext,
   createHarness,
@@ -39,6 +40,9 @@ const commands: Command[] = [
     throw new Error("after reply");
   }),
   testCommand("silent", async () => undefined),
+  testCommand("no-database", () =>
+    Promise.reject(new StoreUnavailableError(new Error("Connection terminated"))),
+  ),
   {
     ...testCommand("form", (ctx) => ctx.reply({ content: "form" })),
     autocomplete() {
@@ -61,8 +65,8 @@ function router(perMinute = 100): Router {
   });
 }
 
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
   clock = new ManualClock();
   executed = [];
 });
@@ -99,6 +103,14 @@ describe("errors", () => {
       type: "followUp",
       message: { content: GENERIC_ERROR, ephemeral: true },
     });
+  });
+
+  it("tells the member the settings are unavailable when the database cannot be reached", async () => {
+    await router().command(commandContext(h, "no-database"));
+    expect(h.transport.lastText).toMatch(/^Server settings are unavailable right now .*try again/);
+    expect(logEntries().some((line) => line.msg === "command failed: the database is unavailable")).toBe(
+      true,
+    );
   });
 
   it("answers a handler that returned without answering", async () => {

@@ -19,12 +19,9 @@ import { waitFor } from "../sim/voice-test-kit.ts";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const LOOPBACK_CA = fileURLToPath(new URL("../../src/sim/tls/cert.pem", import.meta.url));
 
-export interface BotProcess {
+/** `npm start` running: its output so far and its end. */
+export interface BotChild {
   readonly child: ChildProcess;
-  readonly discord: LoopbackDiscord;
-  readonly voice: LoopbackVoiceServer;
-  readonly guild: SimGuildHandle;
-  readonly userId: string;
   stdout(): string;
   stderr(): string;
   /** Resolves with the exit code (or signal) once the process is gone. */
@@ -35,26 +32,52 @@ export interface BotProcess {
   }>;
   /** Resolves once discord.js is ready in the child. */
   ready(timeoutMs?: number): Promise<void>;
+  /** SIGKILL if still running, then removes its files. */
   close(): Promise<void>;
 }
 
-export async function startBotProcess(
-  env: Readonly<Record<string, string>> = {},
+/** The loopback Discord and voice server that bot processes log in to. */
+export interface LoopbackWorld {
+  readonly discord: LoopbackDiscord;
+  readonly voice: LoopbackVoiceServer;
+  /** A first guild with one member, alice. */
+  readonly guild: SimGuildHandle;
+  readonly userId: string;
+  close(): Promise<void>;
+}
+
+export interface BotProcess extends BotChild, Omit<LoopbackWorld, "close"> {}
+
+export async function startLoopbackWorld(
   options: { readonly recommendedShards?: number } = {},
-): Promise<BotProcess> {
+): Promise<LoopbackWorld> {
   trustLoopbackCertificate();
   const voice = await LoopbackVoiceServer.start();
   const discord = await LoopbackDiscord.start({ voice, ...options });
   discord.registerCommands(commandPayload(COMMANDS));
   const guild = discord.addGuild();
   const userId = discord.addMember(guild.id, { username: "alice" });
+  return {
+    discord,
+    voice,
+    guild,
+    userId,
+    async close() {
+      await discord.close();
+      await voice.close();
+    },
+  };
+}
+
+/** Starts `npm start` (src/main.ts) against the world, configured by `env` over the defaults. */
+export function spawnBot(world: LoopbackWorld, env: Readonly<Record<string, string>> = {}): BotChild {
   const dir = mkdtempSync(join(tmpdir(), "bot-process-"));
   const child = spawn(process.execPath, ["--disable-warning=ExperimentalWarning", "src/main.ts"], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? "",
-      DISCORD_TOKEN: discord.token,
-      DISCORD_API_URL: discord.apiUrl,
+      DISCORD_TOKEN: world.discord.token,
+      DISCORD_API_URL: world.discord.apiUrl,
       DATABASE_PATH: join(dir, "bot.sqlite"),
       LOG_LEVEL: "info",
       NODE_EXTRA_CA_CERTS: LOOPBACK_CA,
@@ -75,10 +98,6 @@ export async function startBotProcess(
   );
   return {
     child,
-    discord,
-    voice,
-    guild,
-    userId,
     stdout: () => stdout,
     stderr: () => stderr,
     exited,
@@ -87,9 +106,26 @@ export async function startBotProcess(
     async close() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;
-      await discord.close();
-      await voice.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startBotProcess(
+  env: Readonly<Record<string, string>> = {},
+  options: { readonly recommendedShards?: number } = {},
+): Promise<BotProcess> {
+  const world = await startLoopbackWorld(options);
+  const bot = spawnBot(world, env);
+  return {
+    ...bot,
+    discord: world.discord,
+    voice: world.voice,
+    guild: world.guild,
+    userId: world.userId,
+    async close() {
+      await bot.close();
+      await world.close();
     },
   };
 }

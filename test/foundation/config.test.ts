@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../../src/config.ts";
+import { ConfigError, configSecrets, loadConfig } from "../../src/config.ts";
 
 const SECRET_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB";
 const SECRET_KEY = "0123456789abcdef0123456789abcdef";
@@ -24,6 +24,20 @@ describe("configuration", () => {
     expect(config.voiceLive.inputSampleRate).toBe(24000);
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.discord)).toBe(true);
+  });
+
+  it("DATABASE_URL selects PostgreSQL; anything else is refused without printing its password", () => {
+    expect(loadConfig({ DISCORD_TOKEN: SECRET_TOKEN }).databaseUrl).toBeUndefined();
+    const url = "postgresql://bot:s3cret-db-password@db.internal:5432/voicelive";
+    const config = loadConfig({ DISCORD_TOKEN: SECRET_TOKEN, DATABASE_URL: url });
+    expect(config.databaseUrl).toBe(url);
+    expect(configSecrets(config)).toContain("s3cret-db-password");
+    const problems = problemsOf({
+      DISCORD_TOKEN: SECRET_TOKEN,
+      DATABASE_URL: "mysql://bot:s3cret-db-password@db/x",
+    });
+    expect(problems).toEqual([expect.stringMatching(/^DATABASE_URL must be a PostgreSQL URL/)]);
+    expect(problems.join("\n")).not.toContain("s3cret-db-password");
   });
 
   it("DISCORD_API_URL defaults to Discord and takes a REST proxy, without a version or a trailing slash", () => {

@@ -22,11 +22,14 @@ describe("log redaction", () => {
     logger.warn(
       "retrying with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig and api-key=zzzzzzzzzzzz",
     );
+    logger.error({ url: "postgres://bot:pw@db:5432/x" }, "cannot reach postgresql://bot:hunter2@db/x");
     const text = lines.join("\n");
     expect(text).not.toContain("abcdefgh12345678");
     expect(text).not.toContain("eyJ0eXAiOiJKV1QiLCJhbGciOi");
     expect(text).not.toContain("eyJhbGciOiJIUzI1NiJ9");
     expect(text).not.toContain("zzzzzzzzzzzz");
+    expect(text).not.toMatch(/:pw@|hunter2/);
+    expect(text).toContain("postgresql://bot:[redacted]@db/x");
   });
 
   it("leaves ordinary text alone", () => {

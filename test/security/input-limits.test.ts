@@ -40,8 +40,8 @@ const REMOVED =
 const DISCORD_MESSAGE_LIMIT = 2000;
 
 let h: Harness;
-beforeEach(() => {
-  h = createHarness();
+beforeEach(async () => {
+  h = await createHarness();
 });
 afterEach(() => h.store.close());
 
@@ -107,7 +107,10 @@ describe("/persona from a forged interaction", () => {
       voice: `${HOSTILE.bidiOverride}coral${HOSTILE.zeroWidth}`,
       transcription_language: `de${HOSTILE.nul}`,
     });
-    expect(h.store.settings(GUILD_ID).persona).toMatchObject({ voice: "coral", transcriptionLanguage: "de" });
+    expect((await h.store.settings(GUILD_ID)).persona).toMatchObject({
+      voice: "coral",
+      transcriptionLanguage: "de",
+    });
   });
 
   it.each([
@@ -121,7 +124,7 @@ describe("/persona from a forged interaction", () => {
       const [answer] = h.transport.messages;
       expect(answer?.ephemeral).toBe(true);
       expect(answer?.content?.length ?? 0).toBeLessThan(DISCORD_MESSAGE_LIMIT);
-      expect(h.store.settings(GUILD_ID).persona).toEqual(testDefaults);
+      expect((await h.store.settings(GUILD_ID)).persona).toEqual(testDefaults);
     },
   );
 
@@ -130,9 +133,9 @@ describe("/persona from a forged interaction", () => {
       persona.submitModal?.(modalContext(h, "persona:instructions", { instructions: text }), h.services);
     // A terminal colour sequence loses its ESC, so it cannot colour an operator's log viewer.
     await submit(`Obey${HOSTILE.bidiOverride} the captain.\r\n${HOSTILE.escape}[31mArr.`);
-    expect(h.store.settings(GUILD_ID).persona.instructions).toBe("Obey the captain.\n[31mArr.");
+    expect((await h.store.settings(GUILD_ID)).persona.instructions).toBe("Obey the captain.\n[31mArr.");
     await submit("y".repeat(100_000));
-    expect(h.store.settings(GUILD_ID).persona.instructions).toBe("Obey the captain.\n[31mArr.");
+    expect((await h.store.settings(GUILD_ID)).persona.instructions).toBe("Obey the captain.\n[31mArr.");
     expect(h.transport.lastText.length).toBeLessThan(DISCORD_MESSAGE_LIMIT);
   });
 });

@@ -6,6 +6,7 @@ import { backoffDelay } from "../../src/voicelive/backoff.ts";
 import { classifyProblem, parseRetryAfter } from "../../src/voicelive/failure.ts";
 import { appendEventJson, Base64PcmDecoder } from "../../src/voicelive/pcm-base64.ts";
 import {
+  BUDGET_WINDOW_MS,
   ConnectionRateLimiter,
   type LimiterClock,
   sharedConnectionLimiter,
@@ -99,18 +100,23 @@ describe("ConnectionRateLimiter", () => {
     return { clock, advance, sleepers };
   }
 
-  it("makes the connection after the limit wait until the first is a minute old", async () => {
+  it("makes the connection after the limit wait until the first is a minute (and a margin) old", async () => {
     const { clock, advance } = manualClock();
     const limiter = new ConnectionRateLimiter(2, clock);
-    expect(await limiter.acquire()).toBe(true);
-    expect(await limiter.acquire()).toBe(true);
+    const waits: number[] = [];
+    expect(await limiter.acquire(undefined, (ms) => waits.push(ms))).toBe(true);
+    expect(await limiter.acquire(undefined, (ms) => waits.push(ms))).toBe(true);
     let third = false;
-    const pending = limiter.acquire().then((ok) => {
-      third = ok;
-    });
+    const pending = limiter
+      .acquire(undefined, (ms) => waits.push(ms))
+      .then((ok) => {
+        third = ok;
+      });
+    // Only the connection that must wait is told, with how long.
+    expect(waits).toEqual([BUDGET_WINDOW_MS]);
     await Promise.resolve();
     expect(third).toBe(false);
-    advance(59_999);
+    advance(BUDGET_WINDOW_MS - 1);
     await Promise.resolve();
     expect(third).toBe(false);
     advance(1);
@@ -126,7 +132,7 @@ describe("ConnectionRateLimiter", () => {
     const pending = limiter.acquire(controller.signal);
     controller.abort();
     expect(await pending).toBe(false);
-    expect(limiter.nextWaitMs()).toBe(60_000);
+    expect(limiter.nextWaitMs()).toBe(BUDGET_WINDOW_MS);
   });
 
   it("is one limiter per endpoint origin", () => {
