@@ -10,11 +10,17 @@ import {
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
 import { FrameClock } from "../src/audio/frame-clock.ts";
 import { OpusFrameDecoder, OpusFrameEncoder } from "../src/audio/opus.ts";
+import type { OpusBackendName } from "../src/audio/opus-backend.ts";
+import { loadNativeBackend } from "../src/audio/opus-native.ts";
 import { downmixStereo, mixSaturating, upmixMono } from "../src/audio/pcm.ts";
 import { createInputResampler, type StreamResampler, Upsampler24to48 } from "../src/audio/resample.ts";
 import { readWav } from "../src/audio/wav.ts";
 import { medianMicroseconds, percentile, round } from "./measure.ts";
 import type { BenchSection, Figures } from "./section.ts";
+
+/** Every Opus build this install has, timed side by side in the same run. */
+const OPUS_BUILDS: OpusBackendName[] =
+  loadNativeBackend() instanceof Error ? ["opusscript"] : ["native", "opusscript"];
 
 /** Speech frames from the fixtures, so codecs and filters see realistic input. */
 function speechFrames(): Int16Array[] {
@@ -60,6 +66,21 @@ function oneShot(make: () => { process(input: Int16Array): Int16Array }): () => 
 
 function naiveOneShot(): Resample {
   return (input) => input.filter((_, i) => i % 2 === 0);
+}
+
+/** Encode and decode cost of one Opus build, on the same packets. */
+function opusTiming(
+  stereo: readonly Int16Array[],
+  codec: OpusBackendName,
+): { encodeUs: number; decodeUs: number } {
+  const encoder = new OpusFrameEncoder({ codec });
+  const packets = stereo.map((frame) => encoder.encode(frame));
+  const encodeUs = medianMicroseconds((i) => encoder.encode(pick(stereo, i)));
+  encoder.destroy();
+  const decoder = new OpusFrameDecoder({ codec });
+  const decodeUs = medianMicroseconds((i) => decoder.decode(pick(packets, i)));
+  decoder.destroy();
+  return { encodeUs: round(encodeUs), decodeUs: round(decodeUs) };
 }
 
 function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Figures {
@@ -113,6 +134,7 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
   if (sink === 0) throw new Error("append benchmark produced nothing");
 
   return {
+    opusCodec: decoder.codecName,
     opusDecodeUs: round(opusDecodeUs),
     opusEncodeUs: round(opusEncodeUs),
     downsample48to24Us: round(downsample48to24Us),
@@ -121,6 +143,7 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
     mix4Us: round(mix4Us),
     appendBase64Us: round(appendBase64Us),
     decodeDownsamplePerFrameUs: round(decodeDownsamplePerFrameUs),
+    opusBuilds: Object.fromEntries(OPUS_BUILDS.map((codec) => [codec, opusTiming(stereo, codec)])),
     naiveDownsampleUs: round(naiveDownsampleUs),
   };
 }

@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "../commands/index.ts";
 import { createBotApp, LoginError } from "./app.ts";
+import { opusCodec } from "./audio/opus-codec.ts";
 import {
   type Config,
   ConfigError,
@@ -117,6 +118,8 @@ async function main(): Promise<void> {
       discordApi: config.discord.apiUrl,
       database: config.databasePath,
       commands: COMMANDS.map((command) => command.data.name),
+      opus: opusCodec().backend.name,
+      opusNativeUnavailable: opusCodec().nativeUnavailable,
     },
     "starting",
   );
