@@ -12,6 +12,7 @@ import { FrameClock } from "../src/audio/frame-clock.ts";
 import { OpusFrameDecoder, OpusFrameEncoder } from "../src/audio/opus.ts";
 import type { OpusBackendName } from "../src/audio/opus-backend.ts";
 import { loadNativeBackend } from "../src/audio/opus-native.ts";
+import { Mono24kOpusEncoder } from "../src/audio/output-encoder.ts";
 import { downmixStereo, mixSaturating, upmixMono } from "../src/audio/pcm.ts";
 import { createInputResampler, type StreamResampler, Upsampler24to48 } from "../src/audio/resample.ts";
 import { readWav } from "../src/audio/wav.ts";
@@ -111,6 +112,10 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
   const up = new Upsampler24to48();
   const upsample24to48Us = medianMicroseconds((i) => up.process(pick(voice24, i)));
 
+  const output = new Mono24kOpusEncoder();
+  const outputEncodePerFrameUs = medianMicroseconds((i) => output.encode(pick(voice24, i), 1));
+  output.destroy();
+
   const speakers = [0, 1, 2, 3].map((k) => voice24.slice(k * 50));
   const slots: Int16Array[] = [];
   const mixed = new Int16Array(voice24[0]!.length);
@@ -143,6 +148,7 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
     mix4Us: round(mix4Us),
     appendBase64Us: round(appendBase64Us),
     decodeDownsamplePerFrameUs: round(decodeDownsamplePerFrameUs),
+    outputEncodePerFrameUs: round(outputEncodePerFrameUs),
     opusBuilds: Object.fromEntries(OPUS_BUILDS.map((codec) => [codec, opusTiming(stereo, codec)])),
     naiveDownsampleUs: round(naiveDownsampleUs),
   };
