@@ -1,5 +1,5 @@
 import os from "node:os";
-import { monitorEventLoopDelay } from "node:perf_hooks";
+import { monitorEventLoopDelay, PerformanceObserver } from "node:perf_hooks";
 import { getVoiceConnection, NetworkingStatusCode, VoiceConnectionStatus } from "@discordjs/voice";
 import { seededRandom } from "../src/audio/analysis.ts";
 import { runInBotProcess } from "./bot-process.ts";
@@ -110,6 +110,11 @@ export async function capacityScenario(args: Readonly<Record<string, number>>): 
     sends.reset();
     fleet.inputHeldMs.length = 0;
     const loopDelay = monitorEventLoopDelay({ resolution: 2 });
+    const gcPauses: number[] = [];
+    const gcObserver = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcPauses.push(entry.duration);
+    });
+    gcObserver.observe({ entryTypes: ["gc"] });
     loopDelay.enable();
     const inputDropsBefore = inputDrops(fleet);
     const droppedOutputBefore = droppedOutput(fleet);
@@ -126,6 +131,7 @@ export async function capacityScenario(args: Readonly<Record<string, number>>): 
     const sent = sends.stats();
     const mainThreadBusy = performance.eventLoopUtilization(eluBefore).utilization;
     loopDelay.disable();
+    gcObserver.disconnect();
     const worldStats = await world.stats();
     const inputDropsAfter = inputDrops(fleet);
     const drops = {
@@ -155,6 +161,10 @@ export async function capacityScenario(args: Readonly<Record<string, number>>): 
       mainThreadBusyPercent: round(mainThreadBusy * 100, 1),
       loopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
       loopDelayMaxMs: round(loopDelay.max / 1e6),
+      // Pauses of the main thread's heap: a long one stalls every guild's audio at once.
+      gcPauseMaxMs: round(Math.max(0, ...gcPauses)),
+      gcPauseTotalMs: round(gcPauses.reduce((sum, ms) => sum + ms, 0)),
+      gcCount: gcPauses.length,
       rssPerConversationMb: round((median(rss) - rssBefore) / MB / guildCount, 2),
       rssMb: round(median(rss) / MB, 1),
       droppedInputFrames: round(drops.jitterQueue + drops.voiceLiveSend + drops.skippedTicks, 1),
@@ -217,6 +227,19 @@ async function climb(guildCounts: readonly number[]): Promise<Ladder> {
   return { maxGuilds, runs };
 }
 
+/** Per-N figures printed (each repetition's value) beside the full runs kept in results.json. */
+const SUMMARY_FIGURES = [
+  "cpuPerGuildPercent",
+  "gcPauseMaxMs",
+  "loopDelayMaxMs",
+  "mainThreadBusyPercent",
+  "loopDelayP99Ms",
+  "lateOutputFraction",
+  "droppedInputFrames",
+  "inputLatencyP99Ms",
+  "loadAverage1m",
+] as const;
+
 /** A figure of the run at `n` guilds in every repetition that reached it. */
 function figureAt(ladders: readonly Ladder[], n: number, figure: string): number[] {
   return ladders.flatMap((ladder) => {
@@ -262,6 +285,17 @@ export const section: BenchSection = {
         inputFramesLost: 0,
       },
       loadAverage: os.loadavg().map((load) => round(load)),
+      perN: Object.fromEntries(
+        guildCounts.map((n) => [
+          `n${n}`,
+          Object.fromEntries(
+            SUMMARY_FIGURES.map((figure) => [
+              figure,
+              figureAt(ladders, n, figure).map((value) => round(value, 4)),
+            ]),
+          ),
+        ]),
+      ),
       repetitions: ladders.map((ladder) => ladder.runs),
     };
   },
