@@ -206,7 +206,7 @@ export const section: BenchSection = {
     { figure: "downsample48to16StopbandDb", atLeast: 60 },
     { figure: "upsample24to48ImageRejectionDb", atLeast: 60 },
     { figure: "passbandRippleDb", atMost: 0.5 },
-    { figure: "decodeDownsamplePerFrameUs", atMost: 100 },
+    { figure: "decodeDownsamplePerFrameUs", atMost: 60 },
   ],
   async run() {
     const mono = speechFrames();
