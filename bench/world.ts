@@ -8,9 +8,8 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
 import type { DiscordGatewayAdapterLibraryMethods } from "@discordjs/voice";
-import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../src/audio/constants.ts";
+import { FRAME_SAMPLES_48K } from "../src/audio/constants.ts";
 import { OpusFrameEncoder } from "../src/audio/opus.ts";
-import { upmixMono } from "../src/audio/pcm.ts";
 import { readWav } from "../src/audio/wav.ts";
 import { startLocalVoiceLiveServer } from "../src/local/server.ts";
 import { createLogger } from "../src/log.ts";
@@ -29,14 +28,13 @@ import {
 
 export const CLIP_FIXTURES = ["weather-question", "meeting-summary", "interruption"] as const;
 
+/** A user's speech as Discord's clients send a microphone: mono Opus packets (48 kHz, 20 ms). */
 function encodeClip(name: string): Buffer[] {
   const { samples } = readWav(readFileSync(new URL(`../test/fixtures/speech-${name}.wav`, import.meta.url)));
-  const encoder = new OpusFrameEncoder();
-  const stereo = new Int16Array(FRAME_SAMPLES_48K_STEREO);
+  const encoder = new OpusFrameEncoder({ input: { sampleRate: 48_000, channels: 1 } });
   const frames: Buffer[] = [];
   for (let at = 0; at + FRAME_SAMPLES_48K <= samples.length; at += FRAME_SAMPLES_48K) {
-    upmixMono(samples.subarray(at, at + FRAME_SAMPLES_48K), stereo);
-    frames.push(Buffer.from(encoder.encode(stereo)));
+    frames.push(Buffer.from(encoder.encode(samples.subarray(at, at + FRAME_SAMPLES_48K))));
   }
   encoder.destroy();
   return frames;
