@@ -92,6 +92,11 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
 
   const decoder = new OpusFrameDecoder();
   const opusDecodeUs = medianMicroseconds((i) => decoder.decode(pick(packets, i)));
+  // What Discord's clients send (and the bench world's users): mono packets of the same speech.
+  const monoEncoder = new OpusFrameEncoder({ input: { sampleRate: 48_000, channels: 1 } });
+  const monoPackets = mono.map((frame) => monoEncoder.encode(frame));
+  monoEncoder.destroy();
+  const opusDecodeMonoPacketUs = medianMicroseconds((i) => decoder.decode(pick(monoPackets, i)));
 
   const to24 = createInputResampler(24_000);
   const to16 = createInputResampler(16_000);
@@ -141,6 +146,7 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
   return {
     opusCodec: decoder.codecName,
     opusDecodeUs: round(opusDecodeUs),
+    opusDecodeMonoPacketUs: round(opusDecodeMonoPacketUs),
     opusEncodeUs: round(opusEncodeUs),
     downsample48to24Us: round(downsample48to24Us),
     downsample48to16Us: round(downsample48to16Us),
