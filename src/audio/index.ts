@@ -17,5 +17,5 @@ export {
   upmixMono,
 } from "./pcm.ts";
 export { convertSampleRate } from "./rate-convert.ts";
-export { createInputResampler, type StreamResampler, Upsampler24to48 } from "./resample.ts";
+export { createInputResampler, type StreamResampler } from "./resample.ts";
 export { readWav, type WavAudio, WavError, type WavProblem, writeWav } from "./wav.ts";

@@ -1,9 +1,9 @@
 import { designKaiserLowpass } from "./fir.ts";
 import { FIR_SIMD_WASM_BASE64 } from "./fir-simd-wasm.ts";
-import { saturate16 } from "./pcm.ts";
 
 /**
- * Streaming mono PCM16 resamplers. Each keeps its filter history and phase between calls, so
+ * Streaming mono PCM16 resamplers (48 kHz down to Voice Live's input rate; the output side needs
+ * none: the bot's voice is encoded at 24 kHz, see output-encoder.ts). Each keeps its filter history and phase between calls, so
  * feeding a signal in pieces of any size gives exactly the samples one call on the whole would.
  * The filters are linear phase (constant group delay, no phase distortion of speech).
  */
@@ -42,14 +42,6 @@ const THIRD_RATE_TAPS = lowpassFor(48_000, 16_000, 1);
 
 function delayMsOf(taps: Float64Array, sampleRate: number): number {
   return ((taps.length - 1) / 2 / sampleRate) * 1000;
-}
-
-/** The work buffer with room for `needed` samples, its first `history` samples kept. */
-function workWithRoom(work: Float64Array, history: number, needed: number): Float64Array {
-  if (work.length >= needed) return work;
-  const grown = new Float64Array(Math.max(needed, 2 * work.length));
-  grown.set(work.subarray(0, history));
-  return grown;
 }
 
 function outputWithRoom(output: Int16Array, needed: number): Int16Array {
@@ -179,70 +171,6 @@ class FirDecimator implements StreamResampler {
 interface PlacedFilter {
   readonly taps: Float64Array;
   readonly address: number;
-}
-
-/**
- * 24 kHz -> 48 kHz mono (Voice Live's voice to Discord's rate): a two-phase polyphase FIR, so each
- * input sample yields exactly two output samples and any input length is accepted.
- */
-export class Upsampler24to48 implements StreamResampler {
-  readonly inputRate = 24_000;
-  readonly outputRate = 48_000;
-  readonly delayMs = delayMsOf(HALF_RATE_TAPS, 48_000);
-  /** Each phase's taps, times 2 (zero stuffing halves the gain), oldest-sample-first. */
-  private readonly evenPhase: Float64Array;
-  private readonly oddPhase: Float64Array;
-  private readonly historyLength: number;
-  private work: Float64Array;
-  private output: Int16Array;
-  private view: Int16Array;
-
-  constructor() {
-    const phaseLength = HALF_RATE_TAPS.length / 2;
-    this.evenPhase = new Float64Array(phaseLength);
-    this.oddPhase = new Float64Array(phaseLength);
-    for (let j = 0; j < phaseLength; j++) {
-      this.evenPhase[phaseLength - 1 - j] = 2 * HALF_RATE_TAPS[2 * j]!;
-      this.oddPhase[phaseLength - 1 - j] = 2 * HALF_RATE_TAPS[2 * j + 1]!;
-    }
-    this.historyLength = phaseLength - 1;
-    this.work = new Float64Array(this.historyLength + 480);
-    this.output = new Int16Array(960);
-    this.view = this.output.subarray(0, 0);
-  }
-
-  /** Returns 2 * input.length samples at 48 kHz: a view on a reused buffer, valid until the next call. */
-  process(input: Int16Array): Int16Array {
-    const length = input.length;
-    const history = this.historyLength;
-    this.work = workWithRoom(this.work, history, history + length);
-    this.output = outputWithRoom(this.output, 2 * length);
-    const work = this.work;
-    const output = this.output;
-    const even = this.evenPhase;
-    const odd = this.oddPhase;
-    const phaseLength = even.length;
-    for (let i = 0; i < length; i++) work[history + i] = input[i]!;
-
-    for (let i = 0; i < length; i++) {
-      let accEven = 0;
-      let accOdd = 0;
-      for (let j = 0; j < phaseLength; j++) {
-        const sample = work[i + j]!;
-        accEven += even[j]! * sample;
-        accOdd += odd[j]! * sample;
-      }
-      output[2 * i] = saturate16(accEven);
-      output[2 * i + 1] = saturate16(accOdd);
-    }
-    work.copyWithin(0, length, length + history);
-    this.view = leadingView(this.view, output, 2 * length);
-    return this.view;
-  }
-
-  reset(): void {
-    this.work.fill(0);
-  }
 }
 
 const halfRateFilter: PlacedFilter = { taps: HALF_RATE_TAPS, address: placeTaps(HALF_RATE_TAPS) };
