@@ -68,19 +68,31 @@ function naiveOneShot(): Resample {
   return (input) => input.filter((_, i) => i % 2 === 0);
 }
 
-/** Encode and decode cost of one Opus build, on the same packets. */
+/**
+ * Encode and decode cost of one Opus build, on the same speech: decoding Discord-shaped stereo
+ * packets and the mono packets Discord's clients (and the bench world's users) send.
+ */
 function opusTiming(
+  mono: readonly Int16Array[],
   stereo: readonly Int16Array[],
   codec: OpusBackendName,
-): { encodeUs: number; decodeUs: number } {
+): { encodeUs: number; decodeUs: number; decodeMonoPacketUs: number } {
   const encoder = new OpusFrameEncoder({ codec });
   const packets = stereo.map((frame) => encoder.encode(frame));
   const encodeUs = medianMicroseconds((i) => encoder.encode(pick(stereo, i)));
   encoder.destroy();
+  const monoEncoder = new OpusFrameEncoder({ codec, input: { sampleRate: 48_000, channels: 1 } });
+  const monoPackets = mono.map((frame) => monoEncoder.encode(frame));
+  monoEncoder.destroy();
   const decoder = new OpusFrameDecoder({ codec });
   const decodeUs = medianMicroseconds((i) => decoder.decode(pick(packets, i)));
+  const decodeMonoPacketUs = medianMicroseconds((i) => decoder.decode(pick(monoPackets, i)));
   decoder.destroy();
-  return { encodeUs: round(encodeUs), decodeUs: round(decodeUs) };
+  return {
+    encodeUs: round(encodeUs),
+    decodeUs: round(decodeUs),
+    decodeMonoPacketUs: round(decodeMonoPacketUs),
+  };
 }
 
 function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Figures {
@@ -91,11 +103,6 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
 
   const decoder = new OpusFrameDecoder();
   const opusDecodeUs = medianMicroseconds((i) => decoder.decode(pick(packets, i)));
-  // What Discord's clients send (and the bench world's users): mono packets of the same speech.
-  const monoEncoder = new OpusFrameEncoder({ input: { sampleRate: 48_000, channels: 1 } });
-  const monoPackets = mono.map((frame) => monoEncoder.encode(frame));
-  monoEncoder.destroy();
-  const opusDecodeMonoPacketUs = medianMicroseconds((i) => decoder.decode(pick(monoPackets, i)));
 
   const to24 = createInputResampler(24_000);
   const to16 = createInputResampler(16_000);
@@ -143,7 +150,6 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
   return {
     opusCodec: decoder.codecName,
     opusDecodeUs: round(opusDecodeUs),
-    opusDecodeMonoPacketUs: round(opusDecodeMonoPacketUs),
     opusEncodeUs: round(opusEncodeUs),
     downsample48to24Us: round(downsample48to24Us),
     downsample48to16Us: round(downsample48to16Us),
@@ -151,7 +157,7 @@ function timing(mono: readonly Int16Array[], stereo: readonly Int16Array[]): Fig
     appendBase64Us: round(appendBase64Us),
     decodeDownsamplePerFrameUs: round(decodeDownsamplePerFrameUs),
     outputEncodePerFrameUs: round(outputEncodePerFrameUs),
-    opusBuilds: Object.fromEntries(OPUS_BUILDS.map((codec) => [codec, opusTiming(stereo, codec)])),
+    opusBuilds: Object.fromEntries(OPUS_BUILDS.map((codec) => [codec, opusTiming(mono, stereo, codec)])),
     naiveDownsampleUs: round(naiveDownsampleUs),
   };
 }
