@@ -2,10 +2,11 @@ import { designKaiserLowpass } from "./fir.ts";
 import { FIR_SIMD_WASM_BASE64 } from "./fir-simd-wasm.ts";
 
 /**
- * Streaming mono PCM16 resamplers (48 kHz down to Voice Live's input rate; the output side needs
- * none: the bot's voice is encoded at 24 kHz, see output-encoder.ts). Each keeps its filter history and phase between calls, so
- * feeding a signal in pieces of any size gives exactly the samples one call on the whole would.
- * The filters are linear phase (constant group delay, no phase distortion of speech).
+ * Streaming mono PCM16 resamplers from Discord's 48 kHz down to Voice Live's input rate (the output
+ * side needs none: the bot's voice is encoded at 24 kHz, see output-encoder.ts). Each keeps its
+ * filter history and phase between calls, so feeding a signal in pieces of any size gives exactly
+ * the samples one call on the whole would. The filters are linear phase (constant group delay, no
+ * phase distortion of speech).
  */
 export interface StreamResampler {
   readonly inputRate: number;
