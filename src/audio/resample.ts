@@ -154,10 +154,11 @@ class FirDecimator implements StreamResampler {
       const start = this.nextOutput;
       const outputs = start < block ? Math.ceil((block - start) / factor) : 0;
       kernel.decimate(this.tapsAddress, this.taps4, WORK_AREA, start, factor, outputs, OUT_AREA);
-      output.set(heapI16.subarray(OUT_AREA / 2, OUT_AREA / 2 + outputs), count);
+      // Index loops rather than set(subarray()): no view objects per frame.
+      for (let n = 0, from = OUT_AREA / 2; n < outputs; n++) output[count + n] = heapI16[from + n]!;
       count += outputs;
       this.nextOutput = start + outputs * factor - block;
-      history.set(heapF32.subarray(workIndex + block, workIndex + block + historyLength));
+      for (let i = 0, from = workIndex + block; i < historyLength; i++) history[i] = heapF32[from + i]!;
     }
     this.view = leadingView(this.view, output, count);
     return this.view;
