@@ -53,11 +53,19 @@ function check(target: Target, value: Figure | undefined): string {
   return `${met ? "ok" : "MISSED"} (${bound})`;
 }
 
+/** Longer values (per-run detail) stay in results.json only; the table would be unreadable. */
+const MAX_PRINTED_VALUE = 60;
+
 function printTable(name: string, section: BenchSection, figures: Figures): boolean {
   const targets = new Map((section.targets ?? []).map((target) => [target.figure, target]));
   const rows = flatten(figures).map(([key, value]) => {
     const target = targets.get(key);
-    return [key, JSON.stringify(value), target === undefined ? "" : check(target, value)] as const;
+    const printed = JSON.stringify(value);
+    return [
+      key,
+      printed.length > MAX_PRINTED_VALUE ? "(in bench/results.json)" : printed,
+      target === undefined ? "" : check(target, value),
+    ] as const;
   });
   const missing = [...targets.keys()].filter((key) => !rows.some(([row]) => row === key));
   const width = Math.max(...rows.map(([key]) => key.length));

@@ -27,6 +27,7 @@ import {
 
 export const CLIP_FIXTURES = ["weather-question", "meeting-summary", "interruption"] as const;
 
+/** A user's speech as Discord's clients send a microphone: mono Opus packets (48 kHz, 20 ms). */
 function encodeClip(name: string): Buffer[] {
   const { samples } = readWav(readFileSync(new URL(`../test/fixtures/speech-${name}.wav`, import.meta.url)));
   return encodeMonoSignal(samples);

@@ -6,6 +6,7 @@
 import { fileURLToPath } from "node:url";
 import { COMMANDS } from "../commands/index.ts";
 import { createBotApp } from "./app.ts";
+import { opusCodec } from "./audio/opus-codec.ts";
 import { personaRules } from "./bridge/persona-rules.ts";
 import {
   type Config,
@@ -130,6 +131,8 @@ async function main(): Promise<void> {
       database:
         config.databaseUrl === undefined ? config.databasePath : redactDatabaseUrl(config.databaseUrl),
       commands: COMMANDS.map((command) => command.data.name),
+      opus: opusCodec().backend.name,
+      opusNativeUnavailable: opusCodec().nativeUnavailable,
     },
     "starting",
   );

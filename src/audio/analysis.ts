@@ -257,24 +257,6 @@ export function aliasRejectionDb(
 }
 
 /**
- * Worst-case image rejection of a 2x interpolator, in dB: tones across [fromHz, toHz] at the input
- * rate, each measured at its image (inputRate - f) in the output, relative to the input amplitude.
- */
-export function imageRejectionDb(
-  makeResampler: () => Resample,
-  inputRate: number,
-  fromHz: number,
-  toHz: number,
-  points: number,
-  amplitude = 16_000,
-): number {
-  return worstLeakDb(makeResampler, inputRate, fromHz, toHz, points, amplitude, (frequency) => [
-    inputRate - frequency,
-    2 * inputRate,
-  ]);
-}
-
-/**
  * Tones across [fromHz, toHz] through fresh resamplers; the loudest leak, measured where
  * `leakOf(frequency)` says it lands ([Hz, output rate]), in dB below the input amplitude.
  */

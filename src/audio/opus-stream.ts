@@ -1,6 +1,5 @@
-import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "./constants.ts";
+import { FRAME_SAMPLES_48K } from "./constants.ts";
 import { OpusFrameEncoder } from "./opus.ts";
-import { upmixMono } from "./pcm.ts";
 
 /**
  * Whole recordings to Opus packets, as one stream each (one encoder, so the packets decode as a
@@ -18,23 +17,26 @@ export function encodeOpusStream(frames: readonly Int16Array[]): Buffer[] {
 }
 
 /**
- * A 48 kHz mono signal cut into 20 ms frames, each sent as stereo; a partial last frame is left
- * out. `skipFrames` drops a lead-in, `maxFrames` caps the length.
+ * A 48 kHz mono signal as Discord's clients send a microphone: 20 ms mono Opus packets (a partial
+ * last frame is left out). `skipFrames` drops a lead-in, `maxFrames` caps the length.
  */
 export function encodeMonoSignal(
   samples: Int16Array,
   options: { readonly skipFrames?: number; readonly maxFrames?: number } = {},
 ): Buffer[] {
-  const frames: Int16Array[] = [];
+  const encoder = new OpusFrameEncoder({ input: { sampleRate: 48_000, channels: 1 } });
+  const packets: Buffer[] = [];
   const maxFrames = options.maxFrames ?? Number.POSITIVE_INFINITY;
-  for (
-    let at = (options.skipFrames ?? 0) * FRAME_SAMPLES_48K;
-    at + FRAME_SAMPLES_48K <= samples.length && frames.length < maxFrames;
-    at += FRAME_SAMPLES_48K
-  ) {
-    const stereo = new Int16Array(FRAME_SAMPLES_48K_STEREO);
-    upmixMono(samples.subarray(at, at + FRAME_SAMPLES_48K), stereo);
-    frames.push(stereo);
+  try {
+    for (
+      let at = (options.skipFrames ?? 0) * FRAME_SAMPLES_48K;
+      at + FRAME_SAMPLES_48K <= samples.length && packets.length < maxFrames;
+      at += FRAME_SAMPLES_48K
+    ) {
+      packets.push(Buffer.from(encoder.encode(samples.subarray(at, at + FRAME_SAMPLES_48K))));
+    }
+  } finally {
+    encoder.destroy();
   }
-  return encodeOpusStream(frames);
+  return packets;
 }

@@ -1,4 +1,5 @@
 import type { APIEmbed, APIEmbedField } from "discord.js";
+import { opusCodec } from "../audio/opus-codec.ts";
 import type { Backend, ConversationStatus, LatencyFigures } from "../bridge/types.ts";
 import type { CaptionSettings, GuildSettings, ListenPolicy, Persona } from "../persona.ts";
 import type { UsageTotals } from "../store/guild-store.ts";
@@ -138,7 +139,10 @@ export function statusEmbed(
   now: number,
   shard?: ShardPosition,
 ): APIEmbed {
-  const fields: APIEmbedField[] = [{ name: "Backend", value: backendLabel(backend), inline: true }];
+  const fields: APIEmbedField[] = [
+    { name: "Backend", value: backendLabel(backend), inline: true },
+    { name: "Opus", value: opusCodec().backend.description, inline: true },
+  ];
   if (shard !== undefined)
     fields.push({ name: "Shard", value: `${shard.id} of ${shard.count}`, inline: true });
   if (status === undefined) {

@@ -6,8 +6,8 @@
  */
 
 import { createMemoryLogger } from "../../../src/log.ts";
-import { isPostgresUrl } from "../../../src/util/database-url.ts";
 import { openStore } from "../../../src/store/open-store.ts";
+import { isPostgresUrl } from "../../../src/util/database-url.ts";
 import { testDefaults, testGuildId } from "./defaults.ts";
 
 const [mode, db, guildId, change] = process.argv.slice(2);
