@@ -44,6 +44,36 @@ export function cutTranscript(transcript: string, playedMs: number, totalMs: num
   return `${transcript.slice(0, boundary > 0 ? boundary : target).trimEnd()}…`;
 }
 
+/** A word of the assistant's audio and where it ends, from Voice Live's word timestamps. */
+export interface TimedWord {
+  readonly text: string;
+  readonly endMs: number;
+}
+
+/**
+ * The transcript up to the last word whose audio was played completely, followed by "…" when
+ * words were left unsaid. Undefined when a word cannot be found in the transcript in order (the
+ * caller then cuts proportionally).
+ */
+export function cutTranscriptAtWords(
+  transcript: string,
+  words: readonly TimedWord[],
+  playedMs: number,
+): string | undefined {
+  const lower = transcript.toLowerCase();
+  let cursor = 0;
+  let heard = 0;
+  for (const word of words) {
+    if (word.endMs > playedMs) break;
+    const at = lower.indexOf(word.text.toLowerCase(), cursor);
+    if (at < 0) return undefined;
+    cursor = at + word.text.length;
+    heard++;
+  }
+  if (heard === words.length && transcript.slice(cursor).trim().length <= 1) return transcript;
+  return heard === 0 ? "" : `${transcript.slice(0, cursor).trimEnd()}…`;
+}
+
 export class CaptionComposer {
   readonly #sink: CaptionWriter;
   readonly #names: SpeakerNames;

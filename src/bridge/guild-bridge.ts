@@ -4,11 +4,25 @@ import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
 import type { ClientEventType, ErrorDetails, ResponseAudioDeltaEvent } from "../voicelive/protocol.ts";
 import type { SessionConfigResult } from "../voicelive/session-config.ts";
-import { CaptionComposer, CaptionWriter, cutTranscript, type SpeakerNames } from "./captions.ts";
+import {
+  CaptionComposer,
+  CaptionWriter,
+  cutTranscript,
+  cutTranscriptAtWords,
+  type SpeakerNames,
+  type TimedWord,
+} from "./captions.ts";
 import { OutputHoldClock } from "./figures.ts";
 import { InputMixer } from "./input-mixer.ts";
 import { LatencyRecorder } from "./latency.ts";
-import type { OutputPort, PlaybackItem, RealtimePort, VoiceChannelEnd, VoiceChannelPort } from "./ports.ts";
+import type {
+  OutputPort,
+  PlaybackItem,
+  PlayedPosition,
+  RealtimePort,
+  VoiceChannelEnd,
+  VoiceChannelPort,
+} from "./ports.ts";
 import { RecentIds } from "./recent-ids.ts";
 import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } from "./types.ts";
 
@@ -23,6 +37,8 @@ const DUCK_GAIN = 0.35;
 const RECENT_RESPONSES = 8;
 const TRANSCRIPT_LIMIT = 4000;
 const MAX_TRANSCRIPTS = 4;
+/** Word timestamps kept per item: about ten minutes of speech. */
+const MAX_TIMED_WORDS = 2_000;
 const HOUSEKEEPING_MS = 5_000;
 const USAGE_FLUSH_MS = 30_000;
 
@@ -102,6 +118,8 @@ export class GuildBridge {
   readonly #outputHold = new OutputHoldClock();
   readonly #recentResponseMs: number[] = [];
   readonly #transcripts = new Map<string, string>();
+  /** Word timestamps of the items whose transcripts are kept, when the session sends them. */
+  readonly #timedWords = new Map<string, TimedWord[]>();
   /** Responses cut by a barge-in: whatever still arrives of them is not played or captioned. */
   readonly #cancelled = new RecentIds(64);
   readonly #detach: (() => void)[] = [];
@@ -326,6 +344,21 @@ export class GuildBridge {
         this.#rememberTranscript(event.item_id, event.transcript);
         this.#composer?.assistantTranscript(event.item_id, event.transcript, false);
       }),
+      realtime.on("response.audio_timestamp.delta", (event) => {
+        if (this.#cancelled.has(event.response_id)) return;
+        let words = this.#timedWords.get(event.item_id);
+        if (words === undefined) {
+          words = [];
+          this.#timedWords.set(event.item_id, words);
+          if (this.#timedWords.size > MAX_TRANSCRIPTS) {
+            const oldest = this.#timedWords.keys().next().value;
+            if (oldest !== undefined) this.#timedWords.delete(oldest);
+          }
+        }
+        if (words.length < MAX_TIMED_WORDS) {
+          words.push({ text: event.text, endMs: event.audio_offset_ms + event.audio_duration_ms });
+        }
+      }),
       realtime.on("conversation.item.input_audio_transcription.completed", (event) => {
         this.#composer?.userTranscript(event.item_id, event.transcript);
       }),
@@ -429,10 +462,11 @@ export class GuildBridge {
         this.#realtime.truncateItem(itemId, playedMs, contentIndex);
         const transcript = this.#transcripts.get(itemId);
         if (transcript !== undefined) {
-          this.#composer?.assistantTranscript(itemId, cutTranscript(transcript, playedMs, receivedMs), true);
+          this.#composer?.assistantTranscript(itemId, this.#heardPart(itemId, transcript, position), true);
         }
       }
       this.#transcripts.delete(itemId);
+      this.#timedWords.delete(itemId);
     }
     this.#options.metrics?.bargeIns.inc();
     this.#log.debug(
@@ -455,12 +489,23 @@ export class GuildBridge {
     });
   }
 
+  /** What the channel heard of a cut answer: to the last word played, or in proportion without timestamps. */
+  #heardPart(itemId: string, transcript: string, position: PlayedPosition): string {
+    const words = this.#timedWords.get(itemId);
+    const byWords =
+      words === undefined ? undefined : cutTranscriptAtWords(transcript, words, position.playedMs);
+    return byWords ?? cutTranscript(transcript, position.playedMs, position.receivedMs);
+  }
+
   /** Only the items that may still be playing matter; older transcripts are dropped. */
   #rememberTranscript(itemId: string, text: string): void {
     this.#transcripts.set(itemId, text.slice(0, TRANSCRIPT_LIMIT));
     if (this.#transcripts.size > MAX_TRANSCRIPTS) {
       const oldest = this.#transcripts.keys().next().value;
-      if (oldest !== undefined) this.#transcripts.delete(oldest);
+      if (oldest !== undefined) {
+        this.#transcripts.delete(oldest);
+        this.#timedWords.delete(oldest);
+      }
     }
   }
 

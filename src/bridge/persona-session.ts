@@ -58,6 +58,8 @@ export interface SessionOptions {
   /** Default: the model's own default (capabilities.ts); `null` turns user transcripts (captions) off. */
   readonly transcriptionModel?: string | null;
   readonly maxResponseOutputTokens?: number | "inf";
+  /** Ask for word timestamps (captions cut at the last word heard); sent only with Azure voices. */
+  readonly wordTimestamps?: boolean;
 }
 
 /** Builds and validates the full session configuration for a persona. */
@@ -70,10 +72,11 @@ export function buildSessionConfig(persona: Persona, options: SessionOptions = {
   const inputFormat = options.inputAudioFormat ?? "pcm16";
   const transcriptionModel =
     options.transcriptionModel === undefined ? caps.defaultTranscriptionModel : options.transcriptionModel;
+  const voice = options.voice ?? personaVoice(persona, options.azureVoiceOptions);
   const config: SessionConfig = {
     modalities: options.modalities ?? ["text", "audio"],
     ...(target.agentMode ? {} : { instructions: options.instructions ?? persona.instructions }),
-    voice: options.voice ?? personaVoice(persona, options.azureVoiceOptions),
+    voice,
     input_audio_format: inputFormat,
     ...(inputFormat === "pcm16" ? { input_audio_sampling_rate: options.inputSampleRate ?? 24000 } : {}),
     output_audio_format: options.outputAudioFormat ?? "pcm16",
@@ -88,6 +91,9 @@ export function buildSessionConfig(persona: Persona, options: SessionOptions = {
     ...(options.maxResponseOutputTokens === undefined
       ? {}
       : { max_response_output_tokens: options.maxResponseOutputTokens }),
+    ...(options.wordTimestamps === true && typeof voice === "object" && voice.type.startsWith("azure-")
+      ? { output_audio_timestamp_types: ["word"] as const }
+      : {}),
   };
   return validateSessionConfig(config, { target });
 }

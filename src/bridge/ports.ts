@@ -129,6 +129,7 @@ export type RealtimeEvents = Pick<
   | "response.audio.done"
   | "response.audio_transcript.delta"
   | "response.audio_transcript.done"
+  | "response.audio_timestamp.delta"
   | "conversation.item.input_audio_transcription.completed"
   | "response.done"
   | "conversation.item.truncated"

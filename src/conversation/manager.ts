@@ -202,8 +202,9 @@ export class ConversationManager implements ConversationControl {
     return {
       target: this.#options.backend.target,
       inputSampleRate: this.#options.config.voiceLive.inputSampleRate,
-      // Transcribing costs tokens; only captions need the user's words.
+      // Transcribing costs tokens; only captions need the user's words, and the words' timing.
       transcriptionModel: settings.captions.enabled ? undefined : null,
+      wordTimestamps: settings.captions.enabled,
     };
   }
 

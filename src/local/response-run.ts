@@ -37,6 +37,21 @@ export interface ResponsePlan {
   readonly inputTokens: { readonly text: number; readonly audio: number };
   readonly speed: number;
   readonly chunkMs: number;
+  /** Send `response.audio_timestamp.delta` for each word (the session asked for word timestamps). */
+  readonly wordTimestamps: boolean;
+}
+
+interface ResponseScope {
+  readonly response_id: string;
+  readonly item_id: string;
+  readonly output_index: number;
+  readonly content_index: number;
+}
+
+interface WordTiming {
+  readonly text: string;
+  readonly offsetMs: number;
+  readonly durationMs: number;
 }
 
 export interface ResponseOutcome {
@@ -64,7 +79,10 @@ export class ResponseRun {
   readonly #intervalMs: number;
   readonly #pcm: Int16Array;
   readonly #words: string[];
+  /** When each word is said: spread evenly over the reply's audio (the echo has no real timing). */
+  readonly #timings: readonly WordTiming[];
   readonly #cutByTokenLimit: boolean;
+  #sentTimings = 0;
   #sentSamples = 0;
   #sentWords = 0;
   #ticks = 0;
@@ -87,6 +105,10 @@ export class ResponseRun {
     this.#cutByTokenLimit = this.#withAudio && plan.reply.pcm.length > maxSamples;
     this.#pcm = this.#cutByTokenLimit ? plan.reply.pcm.subarray(0, maxSamples) : plan.reply.pcm;
     this.#words = plan.reply.transcript.split(/(?<=\s)/);
+    this.#timings =
+      plan.wordTimestamps && this.#withAudio
+        ? wordTimings(this.#words, this.#pcm.length, this.#outputRate)
+        : [];
   }
 
   get id(): string {
@@ -155,6 +177,7 @@ export class ResponseRun {
         ...scope,
         delta: encodeOutput(chunk, plan.outputFormat).toString("base64"),
       });
+      this.#sendTimings(scope);
     }
     if (
       this.#sentWords >= this.#words.length &&
@@ -170,6 +193,22 @@ export class ResponseRun {
     const due = this.#startedAt + this.#ticks * this.#intervalMs;
     this.#timer = setTimeout(this.#tick, Math.max(0, due - performance.now()));
   };
+
+  /** The timestamps of the words whose audio has started, as the audio goes out. */
+  #sendTimings(scope: ResponseScope): void {
+    const sentMs = this.audioMsSent;
+    while (this.#sentTimings < this.#timings.length && this.#timings[this.#sentTimings]!.offsetMs < sentMs) {
+      const word = this.#timings[this.#sentTimings++]!;
+      this.#sink.send({
+        type: "response.audio_timestamp.delta",
+        ...scope,
+        audio_offset_ms: word.offsetMs,
+        audio_duration_ms: word.durationMs,
+        text: word.text,
+        timestamp_type: "word",
+      });
+    }
+  }
 
   #finish(status: ResponseStatus, reason: string | undefined): void {
     this.#done = true;
@@ -201,7 +240,7 @@ export class ResponseRun {
     this.#sink.finished({ status, item, audioMs: this.audioMsSent });
   }
 
-  #scope(): { response_id: string; item_id: string; output_index: number; content_index: number } {
+  #scope(): ResponseScope {
     return {
       response_id: this.#plan.responseId,
       item_id: this.#plan.itemId,
@@ -268,4 +307,15 @@ export class ResponseRun {
       output_token_details: { text_tokens: outputText, audio_tokens: outputAudio },
     };
   }
+}
+
+function wordTimings(words: readonly string[], samples: number, rate: number): WordTiming[] {
+  const spoken = words.map((word) => word.trim()).filter((word) => word !== "");
+  const totalMs = (samples / rate) * 1000;
+  const each = spoken.length === 0 ? 0 : totalMs / spoken.length;
+  // Rounded at the boundaries, so each word starts exactly where the one before it ends.
+  return spoken.map((text, k) => {
+    const offsetMs = Math.round(k * each);
+    return { text, offsetMs, durationMs: Math.round((k + 1) * each) - offsetMs };
+  });
 }

@@ -213,6 +213,12 @@ function applyField(
       if (value !== "inf" && !isWholeNumber(value, 1, 4096)) return problem(key, 'must be 1..4096 or "inf"');
       next[key] = value;
       return undefined;
+    case "output_audio_timestamp_types":
+      if (!Array.isArray(value) || value.some((kind) => kind !== "word")) {
+        return problem(key, 'the only timestamp kind is "word"');
+      }
+      next[key] = value;
+      return undefined;
     default:
       // Fields this server does not model (avatar, animation, metadata, ...) are accepted and ignored.
       return undefined;

@@ -568,6 +568,7 @@ export class LocalSession {
         },
         speed: this.#settings.speed,
         chunkMs: this.#settings.chunkMs,
+        wordTimestamps: session.output_audio_timestamp_types?.includes("word") === true,
       },
       this.#responseSink,
     );

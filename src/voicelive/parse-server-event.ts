@@ -285,6 +285,13 @@ const EVENT_SHAPES: Readonly<Record<ServerEventType, Shape>> = {
   "response.audio.done": responseScoped,
   "response.audio_transcript.delta": { ...responseScoped, delta: string },
   "response.audio_transcript.done": { ...responseScoped, transcript: string },
+  "response.audio_timestamp.delta": {
+    ...responseScoped,
+    audio_offset_ms: number,
+    audio_duration_ms: number,
+    text: string,
+    timestamp_type: oneOf(["word"]),
+  },
   "response.text.delta": { ...responseScoped, delta: string },
   "response.text.done": { ...responseScoped, text: string },
   "response.function_call_arguments.delta": {
@@ -320,13 +327,12 @@ const EVENT_SHAPES: Readonly<Record<ServerEventType, Shape>> = {
 const COMMON: Shape = { event_id: optional(string) };
 
 /**
- * Server events Microsoft documents that a Discord voice bot does not act on: word timestamps,
- * avatar and animation output, MCP and agent tool progress [Learn voice-live-api-reference-2025-10-01
+ * Server events Microsoft documents that a Discord voice bot does not act on: the end of word
+ * timestamps, avatar and animation output, MCP and agent tool progress [Learn voice-live-api-reference-2025-10-01
  * and -2026-07-15, "Server events"; SDK 1.1.0 KnownServerEventType]. They are expected traffic,
  * not anomalies, so they are skipped without even a debug line.
  */
 const DOCUMENTED_UNHANDLED: ReadonlySet<string> = new Set([
-  "response.audio_timestamp.delta",
   "response.audio_timestamp.done",
   "response.animation_viseme.delta",
   "response.animation_viseme.done",

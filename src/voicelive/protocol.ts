@@ -498,6 +498,15 @@ export interface ResponseAudioTranscriptDeltaEvent extends ResponseScoped {
   readonly type: "response.audio_transcript.delta";
   readonly delta: string;
 }
+/** One word of the audio, when the session asked for `output_audio_timestamp_types: ["word"]`. */
+export interface ResponseAudioTimestampDeltaEvent extends ResponseScoped {
+  readonly type: "response.audio_timestamp.delta";
+  /** Where the word starts in the item's audio. */
+  readonly audio_offset_ms: number;
+  readonly audio_duration_ms: number;
+  readonly text: string;
+  readonly timestamp_type: "word";
+}
 export interface ResponseAudioTranscriptDoneEvent extends ResponseScoped {
   readonly type: "response.audio_transcript.done";
   readonly transcript: string;
@@ -565,6 +574,7 @@ export type ServerEvent =
   | ResponseAudioDeltaEvent
   | ResponseAudioDoneEvent
   | ResponseAudioTranscriptDeltaEvent
+  | ResponseAudioTimestampDeltaEvent
   | ResponseAudioTranscriptDoneEvent
   | ResponseTextDeltaEvent
   | ResponseTextDoneEvent

@@ -207,6 +207,15 @@ export function validateSessionConfig(
       `max_response_output_tokens: must be a whole number from 1 to 4096, or "inf" (got ${String(maxTokens)})`,
     );
   }
+  const timestamps = config.output_audio_timestamp_types;
+  if (timestamps !== undefined) {
+    if (timestamps.length !== 1 || timestamps[0] !== "word") {
+      problem('output_audio_timestamp_types: the only kind is ["word"]');
+    } else if (typeof config.voice === "object" && !config.voice.type.startsWith("azure-")) {
+      // Word timestamps come from Azure text to speech [voicelive-protocol.md, session fields].
+      problem("output_audio_timestamp_types: word timestamps need an Azure voice");
+    }
+  }
   return problems.length === 0 ? { ok: true, config } : { ok: false, problems };
 }
 

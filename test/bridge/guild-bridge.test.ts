@@ -177,6 +177,46 @@ describe("GuildBridge captions (scripted ports)", () => {
   });
 });
 
+describe("GuildBridge word-timed captions (scripted ports)", () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "performance"] });
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("ends a cut answer's caption at the last word whose audio was played", async () => {
+    const { voice, realtime, captions } = rig({ captionsOn: true });
+    voice.speak("alice", new Int16Array(480).fill(8000));
+    realtime.speechStarted("user-1");
+    realtime.userTranscript("user-1", "Weather?");
+    realtime.startResponse("resp-1");
+    realtime.assistantItem("resp-1", "item-1");
+    realtime.audio("resp-1", "item-1", 2000);
+    const words = ["Rain", "is", "likely", "after", "lunch,", "so", "take", "an", "umbrella."];
+    // Uneven timing, as real speech has: the proportional cut would end after "after".
+    const starts = [0, 100, 200, 400, 600, 900, 1050, 1200, 1300];
+    words.forEach((word, k) => {
+      realtime.word(
+        "resp-1",
+        "item-1",
+        word.replace(/[,.]/g, ""),
+        starts[k]!,
+        (starts[k + 1] ?? 2000) - starts[k]!,
+      );
+    });
+    realtime.transcriptDone("resp-1", "item-1", words.join(" "));
+    await settle();
+    voice.output.playFrames(55);
+
+    realtime.speechStarted("user-2");
+    await settle();
+
+    // 1100 ms played: "so" ends at 1050, "take" at 1200.
+    expect(captions.at(-1)?.at(-1)).toContain("Rain is likely after lunch, so…");
+  });
+});
+
 describe("GuildBridge voice (scripted ports)", () => {
   it("ducks while a listened-to member talks over the bot and restores the volume on silence", () => {
     const { voice, realtime } = rig();

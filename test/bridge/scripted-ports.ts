@@ -103,6 +103,18 @@ export class ScriptedRealtime extends TypedEmitter<RealtimeEvents> implements Re
     });
   }
 
+  /** One word's timestamp in an item's audio. */
+  word(responseId: string, itemId: string, text: string, offsetMs: number, durationMs: number): void {
+    this.emit("response.audio_timestamp.delta", {
+      type: "response.audio_timestamp.delta",
+      ...this.#scope(responseId, itemId, 0),
+      audio_offset_ms: offsetMs,
+      audio_duration_ms: durationMs,
+      text,
+      timestamp_type: "word",
+    });
+  }
+
   userTranscript(itemId: string, transcript: string): void {
     this.emit("conversation.item.input_audio_transcription.completed", {
       type: "conversation.item.input_audio_transcription.completed",

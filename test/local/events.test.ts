@@ -247,6 +247,46 @@ describe("conversation items", () => {
     expect(client.all("response.audio.delta").length).toBeGreaterThan(0);
   });
 
+  it("sends word timestamps along with the audio when the session asks for them", async () => {
+    client.send({
+      type: "session.update",
+      session: {
+        voice: { type: "azure-standard", name: "en-US-AvaNeural" },
+        output_audio_timestamp_types: ["word"],
+      },
+    });
+    await client.waitFor("session.updated");
+    client.send({
+      type: "response.create",
+      response: {
+        pre_generated_assistant_message: {
+          type: "message",
+          role: "assistant",
+          content: [{ type: "text", text: "Rain is likely after lunch." }],
+        },
+      },
+    });
+    await client.waitFor("response.done");
+    const words = client.all("response.audio_timestamp.delta");
+    const audioMs =
+      client
+        .all("response.audio.delta")
+        .reduce((sum, delta) => sum + base64ToPcm(delta.delta as string).length, 0) / 24;
+    expect(words.map((word) => word.text)).toEqual(["Rain", "is", "likely", "after", "lunch."]);
+    // In order, one after another, covering the audio.
+    for (let k = 1; k < words.length; k++) {
+      expect(words[k]!.audio_offset_ms).toBe(words[k - 1]!.audio_offset_ms + words[k - 1]!.audio_duration_ms);
+    }
+    const last = words.at(-1)!;
+    expect(Math.abs(last.audio_offset_ms + last.audio_duration_ms - audioMs)).toBeLessThanOrEqual(2);
+  });
+
+  it("sends no word timestamps unless asked", async () => {
+    client.send({ type: "response.create" });
+    await client.waitFor("response.done");
+    expect(client.all("response.audio_timestamp.delta")).toEqual([]);
+  });
+
   it("refuses a second response with cancel_previous false and replaces it otherwise", async () => {
     await server.close();
     server = await startLocalVoiceLiveServer({ speed: 1 });

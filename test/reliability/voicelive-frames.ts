@@ -190,6 +190,15 @@ export class FrameFuzzer {
         return { ...base, ...scoped, delta: this.#shortText() };
       case "response.audio_transcript.done":
         return { ...base, ...scoped, transcript: this.#shortText() };
+      case "response.audio_timestamp.delta":
+        return {
+          ...base,
+          ...scoped,
+          audio_offset_ms: this.#rng.range(0, 10_000),
+          audio_duration_ms: this.#rng.range(0, 2_000),
+          text: this.#shortText(),
+          timestamp_type: "word",
+        };
       case "response.text.done":
         return { ...base, ...scoped, text: this.#shortText() };
       case "response.function_call_arguments.delta":

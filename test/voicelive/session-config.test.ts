@@ -136,6 +136,13 @@ describe("buildSessionConfig", () => {
     expect(config.input_audio_format).toBe("g711_ulaw");
     expect(config.input_audio_sampling_rate).toBeUndefined();
   });
+
+  it("asks for word timestamps for captions only with an Azure voice", () => {
+    const azure = { ...persona, voice: "en-US-AvaNeural" };
+    expect(built(azure, { wordTimestamps: true }).output_audio_timestamp_types).toEqual(["word"]);
+    expect(built(azure, {}).output_audio_timestamp_types).toBeUndefined();
+    expect(built(persona, { wordTimestamps: true }).output_audio_timestamp_types).toBeUndefined();
+  });
 });
 
 describe("validateSessionConfig", () => {
@@ -249,6 +256,14 @@ describe("validateSessionConfig", () => {
     const problems = problemsOf(config);
     expect(problems.length).toBeGreaterThan(0);
     expect(problems[0]).toMatch(expected);
+  });
+
+  it("refuses word timestamps other than words, or with an OpenAI voice", () => {
+    const azureVoice = { type: "azure-standard", name: "en-US-AvaNeural" } as const;
+    expect(problemsOf({ ...base, voice: azureVoice, output_audio_timestamp_types: ["word"] })).toEqual([]);
+    expect(problemsOf({ ...base, output_audio_timestamp_types: ["word"] })).toEqual([
+      "output_audio_timestamp_types: word timestamps need an Azure voice",
+    ]);
   });
 
   it("rejects instructions in agent mode only", () => {

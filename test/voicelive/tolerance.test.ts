@@ -45,18 +45,22 @@ describe("optional fields the spec allows to be absent", () => {
 });
 
 describe("documented events the bot does not act on", () => {
-  it.each([
-    {
+  it("parses word timestamps, which captions use", () => {
+    const word = parse({
       type: "response.audio_timestamp.delta",
       response_id: "r",
       item_id: "i",
       output_index: 0,
       content_index: 0,
-      audio_offset_ms: 0,
+      audio_offset_ms: 120,
       audio_duration_ms: 200,
       text: "hi",
       timestamp_type: "word",
-    },
+    });
+    expect(word.kind === "event" && word.event).toMatchObject({ audio_offset_ms: 120, text: "hi" });
+  });
+
+  it.each([
     {
       type: "response.audio_timestamp.done",
       response_id: "r",
