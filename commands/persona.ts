@@ -19,11 +19,13 @@ import type {
 import { listenLabel, personaSummary, problemsMessage, settingsEmbed } from "../src/discord/format.ts";
 import {
   AZURE_VOICES,
+  isToolName,
   type ListenPolicy,
   MAX_INSTRUCTIONS_LENGTH,
   OPENAI_VOICES,
   type Persona,
   type PersonaChange,
+  TOOL_NAMES,
   TURN_DETECTION_TYPES,
   type TurnDetectionType,
 } from "../src/persona.ts";
@@ -100,6 +102,17 @@ const data = new SlashCommandBuilder()
       .addBooleanOption((option) =>
         option.setName("ducking").setDescription("Lower my voice as soon as someone talks over me"),
       )
+      .addBooleanOption((option) =>
+        option
+          .setName("attribution")
+          .setDescription("Tell me who is speaking and who is in the channel (display names)"),
+      )
+      .addStringOption((option) =>
+        option
+          .setName("time_zone")
+          .setDescription("Time zone for telling the time, such as UTC or Europe/Paris")
+          .setMaxLength(64),
+      )
       .addStringOption((option) =>
         option
           .setName("voice_endpoint_id")
@@ -124,6 +137,19 @@ const data = new SlashCommandBuilder()
           ),
       )
       .addRoleOption((option) => option.setName("role").setDescription("The role to listen to (mode: role)")),
+  )
+  .addSubcommand((sub) =>
+    sub
+      .setName("tools")
+      .setDescription("Allow or forbid one of the things I can do when asked (each checks who asked)")
+      .addStringOption((option) =>
+        option
+          .setName("tool")
+          .setDescription("The tool")
+          .setRequired(true)
+          .addChoices(...TOOL_NAMES.map((tool) => ({ name: tool, value: tool }))),
+      )
+      .addBooleanOption((option) => option.setName("enabled").setDescription("On or off").setRequired(true)),
   )
   .addSubcommand((sub) => sub.setName("reset").setDescription("Back to the configured default persona"));
 
@@ -166,6 +192,10 @@ function changeFromOptions(options: CommandOptions): { change: PersonaChange; pr
     change.transcriptionLanguage = language.trim().toLowerCase() === "auto" ? null : language;
   const ducking = options.boolean("ducking");
   if (ducking !== null) change.ducking = ducking;
+  const attribution = options.boolean("attribution");
+  if (attribution !== null) change.attribution = attribution;
+  const timeZone = options.string("time_zone");
+  if (timeZone !== null) change.timeZone = timeZone;
   return { change, problems };
 }
 
@@ -254,6 +284,33 @@ async function listen(ctx: CommandContext, services: CommandServices, guild: Gui
   await applyLive(ctx, services, guild.id, settings, `I listen to ${listenLabel(settings.listen)}.`);
 }
 
+async function tools(ctx: CommandContext, services: CommandServices, guild: GuildAccess): Promise<void> {
+  const tool = ctx.options.string("tool");
+  const enabled = ctx.options.boolean("enabled");
+  if (tool === null || !isToolName(tool) || enabled === null) {
+    await ctx.reply({
+      content: `tool: must be one of ${TOOL_NAMES.join(", ")}, with enabled on or off. Nothing was saved.`,
+      ephemeral: true,
+    });
+    return;
+  }
+  const current = (await services.store.settings(guild.id)).persona.tools;
+  const next = enabled ? [...current, tool] : current.filter((name) => name !== tool);
+  const result = await services.store.changePersona(guild.id, { tools: next });
+  if (!result.ok) {
+    await ctx.reply({ content: problemsMessage(result.problems), ephemeral: true });
+    return;
+  }
+  const on = result.settings.persona.tools;
+  await applyLive(
+    ctx,
+    services,
+    guild.id,
+    result.settings,
+    `${tool} is ${enabled ? "on" : "off"}. Tools on: ${on.length === 0 ? "none" : on.join(", ")}.`,
+  );
+}
+
 export const command: Command = {
   data,
   async execute(ctx, services) {
@@ -276,6 +333,9 @@ export const command: Command = {
         return;
       case "listen":
         await listen(ctx, services, guild);
+        return;
+      case "tools":
+        await tools(ctx, services, guild);
         return;
       case "reset": {
         const settings = await services.store.resetPersona(guild.id);

@@ -38,6 +38,36 @@ export interface Persona {
   readonly transcriptionLanguage: string | null;
   /** Lower the bot's volume as soon as Discord reports a user speaking over it. */
   readonly ducking: boolean;
+  /** Tell the model who speaks in each turn and who is in the channel (display names only). */
+  readonly attribution: boolean;
+  /** The tools the model may call (each still checks the speaker's permission). */
+  readonly tools: readonly ToolName[];
+  /** IANA time zone for `current_time`, such as Europe/Paris. */
+  readonly timeZone: string;
+}
+
+/** The bot's built-in tools (src/tools/); a guild enables a subset with /persona tools. */
+export const TOOL_NAMES = [
+  "leave_channel",
+  "who_is_here",
+  "current_time",
+  "set_captions",
+  "change_voice",
+] as const;
+export type ToolName = (typeof TOOL_NAMES)[number];
+
+export function isToolName(name: string): name is ToolName {
+  return (TOOL_NAMES as readonly string[]).includes(name);
+}
+
+/** Whether the runtime knows the IANA zone (it throws RangeError for an unknown one). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return zone.length > 0;
+  } catch {
+    return false;
+  }
 }
 
 export const OPENAI_VOICES: readonly string[] = [
@@ -128,6 +158,9 @@ export function defaultPersona(defaults: { instructions: string; voice: string }
     echoCancellation: false,
     transcriptionLanguage: null,
     ducking: false,
+    attribution: true,
+    tools: [...TOOL_NAMES],
+    timeZone: "UTC",
   };
 }
 
@@ -226,6 +259,17 @@ export function applyPersonaChange(base: Persona, change: PersonaChange): Person
       `transcription language: must be a language code such as en or en-US (got "${transcriptionLanguage.slice(0, 20)}")`,
     );
   }
+  const tools = change.tools === undefined ? base.tools : [...new Set(change.tools)];
+  const unknownTools = tools.filter((tool) => !isToolName(tool));
+  if (unknownTools.length > 0) {
+    problems.push(
+      `tools: ${unknownTools.map((t) => String(t).slice(0, 30)).join(", ")} unknown; the tools are ${TOOL_NAMES.join(", ")}`,
+    );
+  }
+  const timeZone = change.timeZone === undefined ? base.timeZone : sanitizeText(change.timeZone);
+  if (!isTimeZone(timeZone)) {
+    problems.push(`time zone: "${timeZone.slice(0, 40)}" is not a time zone such as UTC or Europe/Paris`);
+  }
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -239,6 +283,9 @@ export function applyPersonaChange(base: Persona, change: PersonaChange): Person
       echoCancellation: change.echoCancellation ?? base.echoCancellation,
       transcriptionLanguage,
       ducking: change.ducking ?? base.ducking,
+      attribution: change.attribution ?? base.attribution,
+      tools: TOOL_NAMES.filter((tool) => tools.includes(tool)),
+      timeZone,
     },
   };
 }

@@ -68,6 +68,9 @@ export function settingsEmbed(settings: GuildSettings, title: string): APIEmbed 
       value: `noise suppression ${onOff(persona.noiseSuppression)}, echo cancellation ${onOff(persona.echoCancellation)}, ducking ${onOff(persona.ducking)}`,
     },
     { name: "Transcription language", value: persona.transcriptionLanguage ?? "automatic", inline: true },
+    { name: "Who is speaking", value: persona.attribution ? "told to the model" : "not told", inline: true },
+    { name: "Time zone", value: persona.timeZone, inline: true },
+    { name: "Tools", value: persona.tools.length === 0 ? "none" : persona.tools.join(", ") },
     { name: "Listens to", value: listenLabel(settings.listen), inline: true },
     { name: "Captions", value: captionsLabel(settings.captions), inline: true },
   ];

@@ -19,7 +19,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-type FieldType = "string" | "number" | "boolean" | "string-or-null";
+type FieldType = "string" | "number" | "boolean" | "string-or-null" | "string-array";
 
 const PERSONA_FIELDS: Readonly<Record<Exclude<keyof Persona, "turnDetection">, FieldType>> = {
   instructions: "string",
@@ -30,6 +30,9 @@ const PERSONA_FIELDS: Readonly<Record<Exclude<keyof Persona, "turnDetection">, F
   echoCancellation: "boolean",
   transcriptionLanguage: "string-or-null",
   ducking: "boolean",
+  attribution: "boolean",
+  tools: "string-array",
+  timeZone: "string",
 };
 
 const TURN_DETECTION_FIELDS: Readonly<Record<keyof Persona["turnDetection"], FieldType>> = {
@@ -51,7 +54,11 @@ function pickTyped(
     const value = record[key];
     if (value === undefined) continue;
     const fits =
-      type === "string-or-null" ? value === null || typeof value === "string" : typeof value === type;
+      type === "string-or-null"
+        ? value === null || typeof value === "string"
+        : type === "string-array"
+          ? Array.isArray(value) && value.every((item) => typeof item === "string")
+          : typeof value === type;
     if (fits) picked[key] = value;
     else wrong.push(prefix + key);
   }
