@@ -6,6 +6,7 @@ import { localVoiceLiveConfig } from "../src/local/backend.ts";
 import { createLogger } from "../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../src/persona.ts";
 import { trustLoopbackCertificate } from "../src/sim/tls.ts";
+import { NO_TOOLS } from "../src/tools/no-tools.ts";
 import type { WorldClient } from "./world-client.ts";
 
 /**
@@ -141,6 +142,9 @@ export class Fleet {
       initiatorId: userId,
       adapterCreator,
       settings: SETTINGS,
+      displayName: () => undefined,
+      roster: () => [],
+      tools: NO_TOOLS,
       isAllowedSpeaker: () => true,
       notify: async () => {},
     });

@@ -91,6 +91,7 @@ export const command: Command = {
           initiatorId: ctx.userId,
           settings,
           store: services.store,
+          conversations: services.conversations,
           logger: services.logger,
         }),
         onConnectionWait,

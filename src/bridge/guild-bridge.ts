@@ -20,10 +20,13 @@ import type {
   PlaybackItem,
   PlayedPosition,
   RealtimePort,
+  ToolResult,
+  ToolRunner,
   VoiceChannelEnd,
   VoiceChannelPort,
 } from "./ports.ts";
 import { RecentIds } from "./recent-ids.ts";
+import { speakerNote } from "./speaker-notes.ts";
 import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } from "./types.ts";
 
 /**
@@ -40,6 +43,10 @@ const MAX_TRANSCRIPTS = 4;
 /** Word timestamps kept per item: about ten minutes of speech. */
 const MAX_TIMED_WORDS = 2_000;
 const HOUSEKEEPING_MS = 5_000;
+/** Speech this recent counts as part of the turn `speech_started` opens (VAD reacts after onset). */
+const TURN_ONSET_MS = 1_500;
+/** Joins and leaves this close together update the instructions once. */
+const ROSTER_DEBOUNCE_MS = 1_000;
 const USAGE_FLUSH_MS = 30_000;
 
 export interface UsageDelta {
@@ -79,6 +86,25 @@ export interface BridgeObserver {
   voiceLiveError?(error: ErrorDetails): void;
   /** Voice Live confirmed a truncation: how much of the item it now keeps. */
   itemTruncated?(itemId: string, audioEndMs: number): void;
+  /** The model was told who speaks in a turn (display names). */
+  speakersNoted?(names: readonly string[]): void;
+  /** A tool call ran (or was refused) and its output went back to the model. */
+  toolCalled?(call: ToolCallRecord): void;
+}
+
+interface FinishedCall extends ToolResult {
+  readonly callId: string;
+  readonly name: string;
+  readonly speakerIds: readonly string[];
+  readonly ms: number;
+}
+
+export interface ToolCallRecord {
+  readonly name: string;
+  readonly speakerIds: readonly string[];
+  readonly allowed: boolean;
+  /** From the call's arguments arriving to its output being sent. */
+  readonly ms: number;
 }
 
 export interface GuildBridgeOptions {
@@ -87,8 +113,17 @@ export interface GuildBridgeOptions {
   readonly settings: GuildSettings;
   readonly voice: VoiceChannelPort;
   readonly realtime: RealtimePort;
-  /** Builds the session configuration for a persona; problems name the field. */
-  readonly sessionConfig: (settings: GuildSettings) => SessionConfigResult;
+  /**
+   * Builds the session configuration for a persona and the people in the channel (display names,
+   * for the instructions when attribution is on); problems name the field.
+   */
+  readonly sessionConfig: (settings: GuildSettings, roster: readonly string[]) => SessionConfigResult;
+  /** A member's display name in the guild, never an id or a mention; undefined when unknown. */
+  readonly displayName?: (userId: string) => string | undefined;
+  /** Display names of the people (not bots) in the bot's voice channel now. */
+  readonly roster?: () => readonly string[];
+  /** The guild's tools; without it, function calls are not expected (none are offered). */
+  readonly tools?: ToolRunner;
   readonly inputRate: 24_000 | 16_000;
   /** Posts a line in the chat of the voice channel the bot is in now. */
   readonly notify: (text: string, voiceChannelId: string) => Promise<void>;
@@ -142,6 +177,18 @@ export class GuildBridge {
     dave_decrypt: 0,
   };
   #ended = false;
+  /** When each speaker was last heard in the mix (performance.now()). */
+  readonly #lastHeardAt = new Map<string, number>();
+  /** Who spoke in the current (or last) user turn; a tool call checks their permissions. */
+  #turnSpeakers = new Set<string>();
+  #turnOpen = false;
+  /** The roster the instructions carry now, and the timer of a pending update. */
+  #roster: readonly string[] = [];
+  #rosterTimer: NodeJS.Timeout | undefined;
+  /** Function calls of each response in flight: their outputs go back once it is done. */
+  readonly #calls = new Map<string, Promise<FinishedCall>[]>();
+  /** Names of function call items by call id (arguments.done may leave the name out). */
+  readonly #callNames = new Map<string, string>();
 
   constructor(options: GuildBridgeOptions) {
     this.#options = options;
@@ -158,6 +205,7 @@ export class GuildBridge {
       onFrameLatency: this.#recordInputLatency,
       catchUp: true,
     });
+    this.#roster = options.roster?.() ?? [];
     this.#configureCaptions(options.settings);
     this.#wireRealtime();
     this.#wireVoice();
@@ -225,12 +273,13 @@ export class GuildBridge {
       this.#awaitingFirstAudio = true;
       this.#composer?.speakersHeard(frame.speakers);
       this.#lastActivityAt = now;
+      for (let i = 0; i < frame.speakers.length; i++) this.#heard(frame.speakers[i]!, now);
     }
   }
 
   /** Applies new settings live; restarts the Voice Live session when the service cannot change live. */
   async applySettings(settings: GuildSettings): Promise<PersonaApplyResult> {
-    const built = this.#options.sessionConfig(settings);
+    const built = this.#options.sessionConfig(settings, this.#roster);
     if (!built.ok) throw new Error(`invalid settings: ${built.problems.join("; ")}`);
     const listenChanged = JSON.stringify(settings.listen) !== JSON.stringify(this.#settings.listen);
     this.#settings = settings;
@@ -251,12 +300,24 @@ export class GuildBridge {
     }
   }
 
+  /**
+   * Someone joined or left the bot's channel: the instructions' roster follows, once for joins and
+   * leaves that come close together.
+   */
+  rosterChanged(): void {
+    if (this.#ended || this.#options.roster === undefined || !this.#settings.persona.attribution) return;
+    clearTimeout(this.#rosterTimer);
+    this.#rosterTimer = setTimeout(() => void this.#updateRoster(), ROSTER_DEBOUNCE_MS);
+    this.#rosterTimer.unref();
+  }
+
   /** Leaves the channel and closes the Voice Live session; idempotent. */
   async end(reason: string): Promise<void> {
     if (this.#ended) return;
     this.#ended = true;
     this.#log.info({ reason }, "conversation ending");
     clearInterval(this.#housekeeping);
+    clearTimeout(this.#rosterTimer);
     this.#reportDrops();
     for (const detach of this.#detach) detach();
     this.#captionWriter?.close();
@@ -318,8 +379,10 @@ export class GuildBridge {
         this.#options.observer?.speechStarted?.(now);
         this.#composer?.userTurnStarted(event.item_id);
         this.#bargeIn(now);
+        this.#openTurn(now);
       }),
       realtime.on("input_audio_buffer.speech_stopped", () => {
+        this.#turnOpen = false;
         this.#composer?.userTurnEnded();
         this.#options.observer?.speechStopped?.(performance.now());
       }),
@@ -328,6 +391,11 @@ export class GuildBridge {
         if (item?.type === "message" && item.role === "assistant" && item.id !== undefined) {
           this.#composer?.assistantItemStarted(item.id);
         }
+        if (item?.type === "function_call") this.#rememberCallName(item.call_id, item.name);
+      }),
+      realtime.on("response.function_call_arguments.done", (event) => {
+        if (this.#cancelled.has(event.response_id)) return;
+        this.#startCall(event.response_id, event.call_id, event.name, event.arguments);
       }),
       realtime.on("response.audio.delta", this.#onAudioDelta),
       realtime.on("response.audio.done", (event) => {
@@ -364,6 +432,11 @@ export class GuildBridge {
       }),
       realtime.on("response.done", (event) => {
         this.#options.observer?.responseDone?.(event.response.status);
+        const calls = this.#calls.get(event.response.id);
+        if (calls !== undefined) {
+          this.#calls.delete(event.response.id);
+          void this.#answerCalls(calls, event.response.status === "completed");
+        }
         const usage = event.response.usage;
         if (usage !== undefined && usage !== null) {
           this.#pendingUsage.inputTokens += usage.input_tokens ?? 0;
@@ -489,6 +562,105 @@ export class GuildBridge {
     });
   }
 
+  #heard(userId: string, now: number): void {
+    this.#lastHeardAt.set(userId, now);
+    if (!this.#turnOpen || this.#turnSpeakers.has(userId)) return;
+    this.#turnSpeakers.add(userId);
+    this.#noteSpeakers([userId], true);
+  }
+
+  /** A user turn starts: whoever spoke just now is in it, and the model is told who before the audio. */
+  #openTurn(now: number): void {
+    this.#turnOpen = true;
+    this.#turnSpeakers = new Set();
+    for (const [userId, at] of this.#lastHeardAt) {
+      if (now - at <= TURN_ONSET_MS) this.#turnSpeakers.add(userId);
+      else this.#lastHeardAt.delete(userId);
+    }
+    if (this.#turnSpeakers.size > 0) this.#noteSpeakers([...this.#turnSpeakers], false);
+  }
+
+  /**
+   * A short system item naming the turn's speakers. It is created while they are still talking, so
+   * it lands before their audio item (committed when the turn ends) and delays nothing.
+   */
+  #noteSpeakers(userIds: readonly string[], joining: boolean): void {
+    const displayName = this.#options.displayName;
+    if (!this.#settings.persona.attribution || displayName === undefined) return;
+    const names = userIds.map((userId) => displayName(userId) ?? "someone");
+    this.#realtime.createItem({
+      type: "message",
+      role: "system",
+      content: [{ type: "input_text", text: speakerNote(names, joining) }],
+    });
+    this.#options.observer?.speakersNoted?.(names);
+  }
+
+  async #updateRoster(): Promise<void> {
+    const roster = this.#options.roster?.() ?? [];
+    if (this.#ended || sameNames(roster, this.#roster)) return;
+    this.#roster = roster;
+    const built = this.#options.sessionConfig(this.#settings, roster);
+    if (!built.ok) {
+      this.#log.warn(
+        { problems: built.problems },
+        "roster not applied: the session configuration is invalid",
+      );
+      return;
+    }
+    const outcome = await this.#realtime.updateSession(built.config);
+    if (outcome.outcome === "invalid" || outcome.outcome === "rejected") {
+      this.#log.warn({ outcome }, "roster not applied");
+    }
+  }
+
+  #rememberCallName(callId: string, name: string): void {
+    this.#callNames.set(callId, name);
+    if (this.#callNames.size > 32) {
+      const oldest = this.#callNames.keys().next().value;
+      if (oldest !== undefined) this.#callNames.delete(oldest);
+    }
+  }
+
+  /** Runs a call at once (it may take a while); its output waits for the end of its response. */
+  #startCall(responseId: string, callId: string, eventName: string | undefined, args: string): void {
+    const tools = this.#options.tools;
+    const name = eventName ?? this.#callNames.get(callId) ?? "";
+    const speakerIds = [...this.#turnSpeakers];
+    const startedAt = performance.now();
+    const run =
+      tools === undefined
+        ? Promise.resolve({ output: JSON.stringify({ error: "This bot has no tools." }), allowed: false })
+        : tools.run({ callId, name, arguments: args, speakerIds });
+    const finished = run.then(
+      (result): FinishedCall => ({ ...result, ms: performance.now() - startedAt, callId, name, speakerIds }),
+    );
+    const calls = this.#calls.get(responseId) ?? [];
+    calls.push(finished);
+    this.#calls.set(responseId, calls);
+  }
+
+  /** Gives the model the calls' outputs and lets it answer with them (unless the turn was cut). */
+  async #answerCalls(runs: readonly Promise<FinishedCall>[], respond: boolean): Promise<void> {
+    const results = await Promise.all(runs);
+    if (this.#ended) return;
+    for (const result of results) {
+      this.#realtime.createItem({
+        type: "function_call_output",
+        call_id: result.callId,
+        output: result.output,
+      });
+      this.#options.observer?.toolCalled?.({
+        name: result.name,
+        speakerIds: result.speakerIds,
+        allowed: result.allowed,
+        ms: result.ms,
+      });
+      this.#log.info({ tool: result.name, allowed: result.allowed, ms: Math.round(result.ms) }, "tool call");
+    }
+    if (respond && !this.#realtime.responseActive) this.#realtime.createResponse();
+  }
+
   /** What the channel heard of a cut answer: to the last word played, or in proportion without timestamps. */
   #heardPart(itemId: string, transcript: string, position: PlayedPosition): string {
     const words = this.#timedWords.get(itemId);
@@ -561,4 +733,8 @@ export class GuildBridge {
       this.#log.warn({ err: error }, "usage not recorded");
     }
   }
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
 }

@@ -3,6 +3,7 @@ import { capabilitiesFor, type ResolvedCapabilities, type SessionTarget } from "
 import type {
   AzureVoiceOptions,
   EndOfUtteranceDetection,
+  FunctionTool,
   InputAudioFormat,
   InputAudioTranscription,
   Modality,
@@ -17,6 +18,7 @@ import {
   targetOf,
   validateSessionConfig,
 } from "../voicelive/session-config.ts";
+import { rosterParagraph } from "./speaker-notes.ts";
 
 /**
  * A guild's persona as the `session` of a `session.update`: the one place that knows both what a
@@ -60,6 +62,10 @@ export interface SessionOptions {
   readonly maxResponseOutputTokens?: number | "inf";
   /** Ask for word timestamps (captions cut at the last word heard); sent only with Azure voices. */
   readonly wordTimestamps?: boolean;
+  /** Who is in the channel, for the instructions (attribution on); undefined leaves them as they are. */
+  readonly roster?: readonly string[];
+  /** Function tools the model may call (not sent in agent mode: the agent has its own). */
+  readonly tools?: readonly FunctionTool[];
 }
 
 /** Builds and validates the full session configuration for a persona. */
@@ -75,7 +81,7 @@ export function buildSessionConfig(persona: Persona, options: SessionOptions = {
   const voice = options.voice ?? personaVoice(persona, options.azureVoiceOptions);
   const config: SessionConfig = {
     modalities: options.modalities ?? ["text", "audio"],
-    ...(target.agentMode ? {} : { instructions: options.instructions ?? persona.instructions }),
+    ...(target.agentMode ? {} : { instructions: instructionsOf(persona, options) }),
     voice,
     input_audio_format: inputFormat,
     ...(inputFormat === "pcm16" ? { input_audio_sampling_rate: options.inputSampleRate ?? 24000 } : {}),
@@ -91,11 +97,19 @@ export function buildSessionConfig(persona: Persona, options: SessionOptions = {
     ...(options.maxResponseOutputTokens === undefined
       ? {}
       : { max_response_output_tokens: options.maxResponseOutputTokens }),
+    ...(target.agentMode || options.tools === undefined || options.tools.length === 0
+      ? {}
+      : { tools: options.tools, tool_choice: "auto" as const }),
     ...(options.wordTimestamps === true && typeof voice === "object" && voice.type.startsWith("azure-")
       ? { output_audio_timestamp_types: ["word"] as const }
       : {}),
   };
   return validateSessionConfig(config, { target });
+}
+
+function instructionsOf(persona: Persona, options: SessionOptions): string {
+  const base = options.instructions ?? persona.instructions;
+  return options.roster === undefined ? base : `${base}\n\n${rosterParagraph(options.roster)}`;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { JitterRing } from "../audio/jitter-ring.ts";
-import type { SessionConfig } from "../voicelive/protocol.ts";
+import type { ConversationItem, FunctionTool, SessionConfig } from "../voicelive/protocol.ts";
 import type { SessionUpdateOutcome, VoiceLiveSessionEvents } from "../voicelive/session-events.ts";
 
 /**
@@ -130,6 +130,7 @@ export type RealtimeEvents = Pick<
   | "response.audio_transcript.delta"
   | "response.audio_transcript.done"
   | "response.audio_timestamp.delta"
+  | "response.function_call_arguments.done"
   | "conversation.item.input_audio_transcription.completed"
   | "response.done"
   | "conversation.item.truncated"
@@ -151,7 +152,34 @@ export interface RealtimePort {
   /** Returns whether a cancel was sent. */
   cancelResponse(): boolean;
   truncateItem(itemId: string, audioEndMs: number, contentIndex?: number): boolean;
+  /** Adds an item to the conversation (a speaker note, a tool's output). */
+  createItem(item: ConversationItem): boolean;
+  /** Asks for a response now (after tool outputs). */
+  createResponse(): boolean;
   updateSession(config: SessionConfig): Promise<SessionUpdateOutcome>;
   on<K extends keyof RealtimeEvents>(name: K, listener: RealtimeEvents[K]): Detach;
   close(): Promise<void>;
+}
+
+/** A function the model asked the bot to run, with who spoke in the turn that led to it. */
+export interface ToolCall {
+  readonly callId: string;
+  readonly name: string;
+  /** A JSON string, as the model wrote it. */
+  readonly arguments: string;
+  readonly speakerIds: readonly string[];
+}
+
+export interface ToolResult {
+  /** What goes back to the model: the result, or a refusal or apology it can say out loud. */
+  readonly output: string;
+  /** False when the call was refused (a permission, a disabled tool). */
+  readonly allowed: boolean;
+}
+
+/** Runs the bot's tools for a guild; never rejects (a failure is an output the model can explain). */
+export interface ToolRunner {
+  /** The definitions of the enabled tools, for `session.update`. */
+  definitions(enabled: readonly string[]): readonly FunctionTool[];
+  run(call: ToolCall): Promise<ToolResult>;
 }

@@ -101,7 +101,9 @@ export class ConversationManager implements ConversationControl {
     const { guildId } = request;
     if (this.isActive(guildId))
       throw new Error("I am already in a voice channel in this server; use /leave first.");
-    const built = buildSessionConfig(request.settings.persona, this.#sessionOptions(request.settings));
+    const sessionConfig = (settings: GuildSettings, roster: readonly string[]) =>
+      buildSessionConfig(settings.persona, this.#sessionOptions(settings, roster, request));
+    const built = sessionConfig(request.settings, request.roster(request.channelId));
     if (!built.ok) throw new Error(`The persona cannot be used: ${built.problems.join("; ")}`);
     this.#joining.add(guildId);
     const log = this.#log.child({ guildId, channelId: request.channelId });
@@ -149,7 +151,10 @@ export class ConversationManager implements ConversationControl {
         settings: request.settings,
         voice: channel,
         realtime: session,
-        sessionConfig: (settings) => buildSessionConfig(settings.persona, this.#sessionOptions(settings)),
+        sessionConfig,
+        displayName: request.displayName,
+        roster: () => request.roster(channel.channelId),
+        tools: request.tools,
         inputRate,
         notify: request.notify,
         ...(request.captions === undefined ? {} : { captions: request.captions }),
@@ -183,6 +188,11 @@ export class ConversationManager implements ConversationControl {
     return true;
   }
 
+  /** Someone joined or left a voice channel of the guild: its conversation's roster may follow. */
+  rosterChanged(guildId: string): void {
+    this.#conversations.get(guildId)?.rosterChanged();
+  }
+
   async applySettings(guildId: string, settings: GuildSettings): Promise<PersonaApplyResult> {
     const conversation = this.#conversations.get(guildId);
     if (conversation === undefined) return "not-running";
@@ -198,9 +208,15 @@ export class ConversationManager implements ConversationControl {
     for (const conversation of this.#conversations.values()) conversation.tick(dueMs);
   };
 
-  #sessionOptions(settings: GuildSettings): Parameters<typeof buildSessionConfig>[1] {
+  #sessionOptions(
+    settings: GuildSettings,
+    roster: readonly string[],
+    request: Pick<JoinRequest, "tools">,
+  ): Parameters<typeof buildSessionConfig>[1] {
     return {
       target: this.#options.backend.target,
+      roster: settings.persona.attribution ? roster : undefined,
+      tools: request.tools.definitions(settings.persona.tools),
       inputSampleRate: this.#options.config.voiceLive.inputSampleRate,
       // Transcribing costs tokens; only captions need the user's words, and the words' timing.
       transcriptionModel: settings.captions.enabled ? undefined : null,

@@ -1,4 +1,5 @@
 import type { DiscordGatewayAdapterCreator } from "@discordjs/voice";
+import type { ToolRunner } from "../bridge/ports.ts";
 import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } from "../bridge/types.ts";
 import type { GuildSettings } from "../persona.ts";
 
@@ -21,6 +22,12 @@ export interface JoinRequest {
   readonly notify: (text: string, voiceChannelId: string) => Promise<void>;
   /** Sends or edits caption messages; absent when captions are off. */
   readonly captions?: CaptionSink;
+  /** A member's display name in the guild (never an id or mention); undefined when unknown. */
+  readonly displayName: (userId: string) => string | undefined;
+  /** Display names of the people (not bots) in a voice channel now. */
+  readonly roster: (voiceChannelId: string) => readonly string[];
+  /** The guild's tools: what the model may call, and who may make it. */
+  readonly tools: ToolRunner;
   /** Told how long the Voice Live connection must wait for the connection budget, when it must. */
   readonly onConnectionWait?: (waitMs: number) => void;
 }
@@ -32,6 +39,8 @@ export interface ConversationControl {
   isActive(guildId: string): boolean;
   status(guildId: string): ConversationStatus | undefined;
   applySettings(guildId: string, settings: GuildSettings): Promise<PersonaApplyResult>;
+  /** Someone joined or left a voice channel of the guild. */
+  rosterChanged(guildId: string): void;
   /** Ends every conversation (shutdown). */
   closeAll(reason: string): Promise<void>;
 }

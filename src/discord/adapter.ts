@@ -110,7 +110,21 @@ export function guildAccess(guild: Guild): GuildAccess {
     },
     async member(userId) {
       const member = guild.members.cache.get(userId) ?? (await guild.members.fetch(userId));
-      return { bot: member.user.bot, roleIds: [...member.roles.cache.keys()] };
+      return {
+        bot: member.user.bot,
+        roleIds: [...member.roles.cache.keys()],
+        permissions: member.permissions.bitfield,
+      };
+    },
+    displayName: (userId) => guild.members.cache.get(userId)?.displayName,
+    humansIn(voiceChannelId) {
+      const names: string[] = [];
+      for (const state of guild.voiceStates.cache.values()) {
+        const member = state.member;
+        if (state.channelId === voiceChannelId && member !== null && !member.user.bot)
+          names.push(member.displayName);
+      }
+      return names;
     },
     async send(channelId, text) {
       const message = await textChannel(channelId).send({ content: text, allowedMentions: NO_PINGS });

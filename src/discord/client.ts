@@ -44,7 +44,10 @@ export interface ClientWiring {
 export function wireClient(client: Client, wiring: ClientWiring): void {
   const { router, conversations, autoLeave, logger } = wiring;
   client.on(Events.InteractionCreate, (interaction) => void dispatchInteraction(router, interaction, logger));
-  client.on(Events.VoiceStateUpdate, (_before, after) => autoLeave.check(after.guild.id));
+  client.on(Events.VoiceStateUpdate, (_before, after) => {
+    autoLeave.check(after.guild.id);
+    conversations.rosterChanged(after.guild.id);
+  });
   client.on(Events.GuildDelete, (guild) => {
     conversations
       .leave(guild.id, "the bot was removed from the server")

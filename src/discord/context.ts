@@ -29,6 +29,8 @@ export interface RoleInfo {
 export interface MemberInfo {
   readonly bot: boolean;
   readonly roleIds: readonly string[];
+  /** Guild-wide permissions (roles, owner and Administrator included). */
+  readonly permissions: bigint;
 }
 
 /** The guild an interaction came from, as far as the commands need it. */
@@ -41,6 +43,10 @@ export interface GuildAccess {
   /** The bot's effective permissions in a channel; 0n when the channel or the bot is unknown. */
   botPermissionsIn(channelId: string): bigint;
   member(userId: string): Promise<MemberInfo | undefined>;
+  /** The member's name as the guild shows it, from the cache; undefined when not cached. */
+  displayName(userId: string): string | undefined;
+  /** Display names of the people (not bots) in a voice channel, from the voice state cache. */
+  humansIn(voiceChannelId: string): readonly string[];
   /** Posts a message (mentions never ping) and returns its id. */
   send(channelId: string, text: string): Promise<string>;
   edit(channelId: string, messageId: string, text: string): Promise<void>;

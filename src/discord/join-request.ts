@@ -1,18 +1,22 @@
 import type { CaptionSink } from "../bridge/types.ts";
-import type { JoinRequest } from "../conversation/types.ts";
+import type { ConversationControl, JoinRequest } from "../conversation/types.ts";
 import type { Logger } from "../log.ts";
 import type { GuildSettings } from "../persona.ts";
 import type { SettingsStore } from "../store/guild-store.ts";
+import { BUILTIN_TOOLS } from "../tools/builtin.ts";
+import { ToolExecutor } from "../tools/executor.ts";
 import type { ChannelInfo, GuildAccess } from "./context.ts";
 import { MESSAGE_LIMIT, truncate } from "./format.ts";
 import { mayBeHeard } from "./speaker-policy.ts";
+import { discordToolEnvironment } from "./tool-environment.ts";
 
 export interface JoinRequestInput {
   readonly guild: GuildAccess;
   readonly channel: ChannelInfo;
   readonly initiatorId: string;
   readonly settings: GuildSettings;
-  readonly store: Pick<SettingsStore, "settings">;
+  readonly store: Pick<SettingsStore, "settings" | "changePersona" | "setCaptions">;
+  readonly conversations: Pick<ConversationControl, "leave" | "applySettings" | "status">;
   readonly logger: Logger;
 }
 
@@ -50,6 +54,23 @@ export function buildJoinRequest(input: JoinRequestInput): JoinRequest {
     },
   };
 
+  const tools = new ToolExecutor({
+    tools: BUILTIN_TOOLS,
+    env: discordToolEnvironment({
+      guild,
+      voiceChannelId: () => input.conversations.status(guild.id)?.channelId ?? channel.id,
+      store,
+      conversations: input.conversations,
+    }),
+    enabled: async () => (await store.settings(guild.id)).persona.tools,
+    async hasPermission(userId, flag) {
+      const member = await guild.member(userId);
+      return member !== undefined && (member.permissions & flag) === flag;
+    },
+    displayName: (userId) => guild.displayName(userId),
+    logger,
+  });
+
   return {
     guildId: guild.id,
     channelId: channel.id,
@@ -74,5 +95,8 @@ export function buildJoinRequest(input: JoinRequestInput): JoinRequest {
       }
     },
     captions,
+    displayName: (userId) => guild.displayName(userId),
+    roster: (voiceChannelId) => guild.humansIn(voiceChannelId),
+    tools,
   };
 }

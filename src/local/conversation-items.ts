@@ -94,6 +94,16 @@ export class ConversationItems {
   }
 
   /** The most recent user message, which a response answers. */
+  /** Every item, in conversation order. */
+  all(): ConversationItem[] {
+    return this.#order.map((id) => this.#items.get(id)!.item);
+  }
+
+  last(): ConversationItem | undefined {
+    const id = this.#order.at(-1);
+    return id === undefined ? undefined : this.#items.get(id)?.item;
+  }
+
   lastUserMessage(): MessageItem | undefined {
     for (let i = this.#order.length - 1; i >= 0; i--) {
       const item = this.#items.get(this.#order[i]!)!.item;

@@ -15,6 +15,8 @@ export type ReplySource =
   | { readonly kind: "text"; readonly text: string }
   /** A pre-generated assistant message: its text is the transcript. */
   | { readonly kind: "scripted"; readonly text: string }
+  /** The output of a function call the client ran: the reply talks about it. */
+  | { readonly kind: "tool"; readonly output: string }
   | { readonly kind: "none" };
 
 export interface Reply {
@@ -52,6 +54,11 @@ export function composeReply(mode: ReplyMode, source: ReplySource, outputRate: n
       };
     case "scripted":
       return { pcm: toneForText(source.text, outputRate), transcript: source.text };
+    case "tool":
+      return {
+        pcm: toneForText(source.output, outputRate),
+        transcript: `(local reply to the tool's output: ${source.output.slice(0, 200)})`,
+      };
     case "none":
       return { pcm: tone((NO_SOURCE_REPLY_MS * outputRate) / 1000, outputRate), transcript: "(local reply)" };
   }

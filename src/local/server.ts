@@ -17,11 +17,11 @@ import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { type Logger, registerSecret, log as rootLog } from "../log.ts";
 import { API_VERSIONS, apiVersionInfo, capabilitiesFor } from "../voicelive/capabilities.ts";
-import type { ErrorDetails } from "../voicelive/protocol.ts";
+import type { ConversationItem, ErrorDetails } from "../voicelive/protocol.ts";
 import { ClientEventLog, type CloseAfter, FaultyTransport } from "./faults.ts";
 import { newId } from "./ids.ts";
 import type { ReplyMode } from "./reply.ts";
-import { LocalSession } from "./session.ts";
+import { LocalSession, type ScriptedToolCall } from "./session.ts";
 import type { SessionOrigin } from "./session-types.ts";
 
 export const REALTIME_PATH = "/voice-live/realtime";
@@ -72,6 +72,13 @@ export interface LocalVoiceLiveServer {
   emitError(error: InjectedError): void;
   /** Stops reading from every socket (TCP backpressure builds on the client), or resumes. */
   stallReading(stalled: boolean): void;
+  /**
+   * The next response of any session is this function call instead of speech, as if the model
+   * chose the tool; the response after the client's `function_call_output` talks about the output.
+   */
+  callToolNext(call: ScriptedToolCall): void;
+  /** The conversation of the most recently opened session, in order, as the server keeps it. */
+  conversationItems(): readonly ConversationItem[];
   close(): Promise<void>;
 }
 
@@ -125,6 +132,8 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
   readonly #connections = new Set<Connection>();
   #nextCloseAfter: CloseAfter | undefined;
   #stalled = false;
+  readonly #toolCalls: ScriptedToolCall[] = [];
+  #latestSession: LocalSession | undefined;
   #port = 0;
 
   constructor(options: LocalVoiceLiveOptions) {
@@ -196,6 +205,14 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
       type: error.type ?? "server_error",
     };
     for (const c of this.#connections) c.session.emitError(details);
+  }
+
+  callToolNext(call: ScriptedToolCall): void {
+    this.#toolCalls.push(call);
+  }
+
+  conversationItems(): readonly ConversationItem[] {
+    return this.#latestSession?.items() ?? [];
   }
 
   stallReading(stalled: boolean): void {
@@ -320,11 +337,13 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
         reply: this.#options.reply ?? "echo",
         speed: this.#options.speed ?? 4,
         chunkMs: this.#options.chunkMs ?? 100,
+        nextToolCall: () => this.#toolCalls.shift(),
         logger: log,
       },
       transport,
       traffic,
     );
+    this.#latestSession = session;
     const connection: Connection = { ws, session, transport };
     this.#connections.add(connection);
     log.info(

@@ -7,9 +7,11 @@
 import type { Logger } from "../log.ts";
 import type {
   ClientEvent,
+  ConversationItem,
   ConversationItemCreateEvent,
   ConversationItemTruncateEvent,
   ErrorDetails,
+  FunctionCallItem,
   MessageItem,
   ResponseCreateEvent,
   ResponseCreateParams,
@@ -37,7 +39,15 @@ export interface SessionSettings {
   readonly speed: number;
   /** Audio per `response.audio.delta`. */
   readonly chunkMs: number;
+  /** A function call a test wants as the next response, if any (taken once). */
+  readonly nextToolCall?: () => ScriptedToolCall | undefined;
   readonly logger: Logger;
+}
+
+export interface ScriptedToolCall {
+  readonly name: string;
+  /** A JSON string. */
+  readonly arguments: string;
 }
 
 export interface SessionTransport {
@@ -114,6 +124,11 @@ export class LocalSession {
 
   open(): void {
     this.#send({ type: "session.created", session: this.#session });
+  }
+
+  /** The conversation as the server keeps it, in order (speaker notes, user audio, answers, tool calls). */
+  items(): readonly ConversationItem[] {
+    return this.#conversation.all();
   }
 
   /** The socket is gone: stop every timer, send nothing more. */
@@ -518,16 +533,24 @@ export class LocalSession {
   #replySource(params: ResponseCreateParams): ReplySource {
     const scripted = params.pre_generated_assistant_message;
     if (scripted !== undefined) return { kind: "scripted", text: scriptedText(scripted) ?? "" };
-    const last = this.#conversation.lastUserMessage();
-    if (last === undefined) return { kind: "none" };
+    const last = this.#conversation.last();
+    if (last?.type === "function_call_output") return { kind: "tool", output: last.output };
+    const user = this.#conversation.lastUserMessage();
+    if (user === undefined) return { kind: "none" };
     const audio = this.#lastUserAudio;
-    if (audio !== undefined && audio.itemId === last.id)
+    if (audio !== undefined && audio.itemId === user.id)
       return { kind: "audio", pcm: audio.pcm, sampleRate: audio.sampleRate };
-    const text = messageText(last);
+    const text = messageText(user);
     return text === "" ? { kind: "none" } : { kind: "text", text };
   }
 
   #startResponse(params: ResponseCreateParams, additionalInstructions: string | undefined): void {
+    const call =
+      params.pre_generated_assistant_message === undefined ? this.#settings.nextToolCall?.() : undefined;
+    if (call !== undefined) {
+      this.#callTool(call);
+      return;
+    }
     const session = this.#session;
     const outputFormat = params.output_audio_format ?? session.output_audio_format ?? "pcm16";
     const source = this.#replySource(params);
@@ -574,6 +597,44 @@ export class LocalSession {
     );
     this.#active = run;
     run.start();
+  }
+
+  /** A response that is one function call, as a model asks the client to run a tool. */
+  #callTool(call: ScriptedToolCall): void {
+    const responseId = newId("resp");
+    const item: FunctionCallItem = {
+      id: newId("item"),
+      object: "realtime.item",
+      type: "function_call",
+      status: "completed",
+      name: call.name,
+      call_id: newId("call"),
+      arguments: call.arguments,
+    };
+    const previousItemId = this.#conversation.insert({ item, audioMs: 0 });
+    const response = (status: "in_progress" | "completed", output: readonly ConversationItem[]) => ({
+      id: responseId,
+      object: "realtime.response" as const,
+      status,
+      status_details: null,
+      output,
+      conversation_id: this.#conversationId,
+      modalities: this.#session.modalities ?? ["text", "audio"],
+      usage: null,
+    });
+    const scope = { response_id: responseId, item_id: item.id!, output_index: 0, call_id: item.call_id };
+    this.#send({ type: "response.created", response: response("in_progress", []) });
+    this.#send({ type: "response.output_item.added", response_id: responseId, output_index: 0, item });
+    this.#send({ type: "conversation.item.created", previous_item_id: previousItemId, item });
+    this.#send({ type: "response.function_call_arguments.delta", ...scope, delta: call.arguments });
+    this.#send({
+      type: "response.function_call_arguments.done",
+      ...scope,
+      name: call.name,
+      arguments: call.arguments,
+    });
+    this.#send({ type: "response.output_item.done", response_id: responseId, output_index: 0, item });
+    this.#send({ type: "response.done", response: response("completed", [item]) });
   }
 
   #responseCancel(responseId: string | undefined, eventId: string | undefined): void {

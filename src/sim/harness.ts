@@ -30,6 +30,7 @@ import { Metrics } from "../metrics/metrics.ts";
 import { defaultPersona, type ListenPolicy, type Persona } from "../persona.ts";
 import type { GuildStore } from "../store/guild-store.ts";
 import { openSqliteStore } from "../store/sqlite-store.ts";
+import { NO_TOOLS } from "../tools/no-tools.ts";
 import type { ClientEventType, ErrorDetails } from "../voicelive/protocol.ts";
 import { type ChannelMessage, type InteractionRecord, LoopbackDiscord } from "./discord/index.ts";
 import { paceFrames } from "./frame-pacer.ts";
@@ -467,6 +468,10 @@ export class SimHarness {
           guild.record.notices.push(text);
         },
         ...(options.captions === true ? { captions: guild.captionSink } : {}),
+        // Without a Discord guild there are no member names and no tools; application mode has both.
+        displayName: () => undefined,
+        roster: () => [],
+        tools: NO_TOOLS,
       });
     } catch (error) {
       this.#guilds.delete(guildId);

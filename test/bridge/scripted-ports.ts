@@ -12,7 +12,7 @@ import type {
   VoiceChannelPort,
 } from "../../src/bridge/ports.ts";
 import { TypedEmitter } from "../../src/util/typed-emitter.ts";
-import type { SessionConfig } from "../../src/voicelive/protocol.ts";
+import type { ConversationItem, SessionConfig } from "../../src/voicelive/protocol.ts";
 import type { SessionUpdateOutcome } from "../../src/voicelive/session-events.ts";
 
 /**
@@ -36,6 +36,9 @@ export class ScriptedRealtime extends TypedEmitter<RealtimeEvents> implements Re
   /** Every append, copied. */
   readonly appends: Int16Array[] = [];
   readonly truncations: Truncation[] = [];
+  /** Items the bridge created (speaker notes, tool outputs), in order. */
+  readonly items: ConversationItem[] = [];
+  responsesRequested = 0;
   readonly updates: SessionConfig[] = [];
   cancels = 0;
   closed = false;
@@ -54,6 +57,16 @@ export class ScriptedRealtime extends TypedEmitter<RealtimeEvents> implements Re
 
   truncateItem(itemId: string, audioEndMs: number, contentIndex?: number): boolean {
     this.truncations.push({ itemId, audioEndMs, contentIndex });
+    return true;
+  }
+
+  createItem(item: ConversationItem): boolean {
+    this.items.push(item);
+    return true;
+  }
+
+  createResponse(): boolean {
+    this.responsesRequested++;
     return true;
   }
 

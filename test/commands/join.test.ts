@@ -150,8 +150,8 @@ describe("the join request", () => {
     const request = await joined();
     const other = testGuildId(200);
     const bot = testGuildId(201);
-    h.guild.members.set(other, { bot: false, roleIds: [ROLE.id] });
-    h.guild.members.set(bot, { bot: true, roleIds: [ROLE.id] });
+    h.guild.members.set(other, { bot: false, roleIds: [ROLE.id], permissions: 0n });
+    h.guild.members.set(bot, { bot: true, roleIds: [ROLE.id], permissions: 0n });
 
     expect(await request.isAllowedSpeaker(other)).toBe(true);
     expect(await request.isAllowedSpeaker(bot)).toBe(false);

@@ -87,7 +87,8 @@ export class FakeGuild implements GuildAccess {
   readonly permissions = new Map<string, bigint>(
     [...this.channels.keys()].map((id) => [id, ALL_CHANNEL_PERMISSIONS]),
   );
-  readonly members = new Map<string, MemberInfo>([[USER_ID, { bot: false, roleIds: [] }]]);
+  readonly members = new Map<string, MemberInfo>([[USER_ID, { bot: false, roleIds: [], permissions: 0n }]]);
+  readonly displayNames = new Map<string, string>([[USER_ID, "Tester"]]);
   readonly sent: { channelId: string; text: string; id: string }[] = [];
   readonly edits: { channelId: string; messageId: string; text: string }[] = [];
   readonly adapterCreator = () => ({ sendPayload: () => false, destroy: () => undefined });
@@ -104,6 +105,14 @@ export class FakeGuild implements GuildAccess {
   async member(userId: string) {
     return this.members.get(userId);
   }
+  displayName(userId: string) {
+    return this.displayNames.get(userId);
+  }
+  humansIn(voiceChannelId: string) {
+    return [...this.voiceStates]
+      .filter(([userId, channelId]) => channelId === voiceChannelId && this.members.get(userId)?.bot !== true)
+      .map(([userId]) => this.displayNames.get(userId) ?? "someone");
+  }
   async send(channelId: string, text: string) {
     const id = String(this.sent.length + 1);
     this.sent.push({ channelId, text, id });
@@ -119,6 +128,7 @@ export class FakeConversations implements ConversationControl {
   readonly joins: JoinRequest[] = [];
   readonly applied: GuildSettings[] = [];
   readonly left: string[] = [];
+  readonly rosterChanges: string[] = [];
   readonly active = new Map<string, string>();
   joinFailure: Error | undefined;
   /** How long join says its connection waits for the Voice Live budget (none: no wait). */
@@ -141,6 +151,9 @@ export class FakeConversations implements ConversationControl {
   }
   isActive(guildId: string) {
     return this.active.has(guildId);
+  }
+  rosterChanged(guildId: string) {
+    this.rosterChanges.push(guildId);
   }
   status(guildId: string): ConversationStatus | undefined {
     const channelId = this.active.get(guildId);

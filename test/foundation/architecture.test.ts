@@ -15,7 +15,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ["src/util", "src/audio", "src/log.ts"],
   ["src/voicelive", "src/config.ts", "src/persona.ts", "src/metrics"],
   ["src/bridge", "src/local", "src/store"],
-  ["src/voice"],
+  ["src/voice", "src/tools"],
   ["src/conversation"],
   ["src/discord"],
   ["commands", "src/sharding"],
