@@ -261,7 +261,8 @@ export class GuildBridge {
     if (this.#ended) return;
     // Hold times run to when the append really leaves: `now` is when the tick was due, and a late
     // tick (or one late in a long loop over guilds) would otherwise under-report them.
-    const frame = this.#mixer.tick(performance.now(), this.#voice.speakers);
+    const at = performance.now();
+    const frame = this.#mixer.tick(at, this.#voice.speakers);
     if (frame === undefined) return;
     this.#realtime.appendAudio(frame.pcm);
     const appendedMs = (frame.pcm.length * 1000) / this.#options.inputRate;
@@ -273,7 +274,7 @@ export class GuildBridge {
       this.#awaitingFirstAudio = true;
       this.#composer?.speakersHeard(frame.speakers);
       this.#lastActivityAt = now;
-      for (let i = 0; i < frame.speakers.length; i++) this.#heard(frame.speakers[i]!, now);
+      for (let i = 0; i < frame.speakers.length; i++) this.#heard(frame.speakers[i]!, at);
     }
   }
 

@@ -1,5 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { type BargeInInfo, GuildBridge, type GuildBridgeOptions } from "../../src/bridge/guild-bridge.ts";
+import {
+  type BargeInInfo,
+  GuildBridge,
+  type GuildBridgeOptions,
+  type ToolCallRecord,
+} from "../../src/bridge/guild-bridge.ts";
+import type { ToolCall, ToolRunner } from "../../src/bridge/ports.ts";
 import type { CaptionSink } from "../../src/bridge/types.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../../src/persona.ts";
@@ -32,7 +38,9 @@ afterEach(async () => {
   await Promise.all(bridges.splice(0).map((bridge) => bridge.end("test over")));
 });
 
-function rig(options: Partial<GuildBridgeOptions> & { captionsOn?: boolean } = {}): Rig {
+function rig(
+  options: Partial<GuildBridgeOptions> & { captionsOn?: boolean; attribution?: boolean } = {},
+): Rig {
   const voice = new ScriptedVoiceChannel();
   const realtime = new ScriptedRealtime();
   const bargeIns: BargeInInfo[] = [];
@@ -51,7 +59,8 @@ function rig(options: Partial<GuildBridgeOptions> & { captionsOn?: boolean } = {
   const bridge = new GuildBridge({
     guildId: "guild-1",
     backend: "local",
-    settings: settings(options.captionsOn ?? false),
+    settings: withAttribution(settings(options.captionsOn ?? false), options.attribution ?? true),
+    displayName: (userId) => NAMES[userId],
     voice,
     realtime,
     sessionConfig: () => ({ ok: true, config: {} }),
@@ -71,6 +80,23 @@ function rig(options: Partial<GuildBridgeOptions> & { captionsOn?: boolean } = {
   bridges.push(bridge);
   return { bridge, voice, realtime, bargeIns, captions, notices, ended };
 }
+
+const NAMES: Readonly<Record<string, string>> = { alice: "Alice", bob: "Bob", carol: "Carol" };
+
+function withAttribution(base: GuildSettings, attribution: boolean): GuildSettings {
+  return { ...base, persona: { ...base.persona, attribution } };
+}
+
+/** The texts of the system notes the bridge created, in order. */
+function notes(realtime: ScriptedRealtime): string[] {
+  return realtime.items.flatMap((item) =>
+    item.type === "message" && item.role === "system"
+      ? item.content.flatMap((part) => (part.type === "input_text" ? [part.text] : []))
+      : [],
+  );
+}
+
+const speech = (): Int16Array => new Int16Array(480).fill(6000);
 
 /** Lets the caption writer's spaced posts and edits go out (its clock is faked). */
 async function settle(): Promise<void> {
@@ -260,5 +286,122 @@ describe("GuildBridge voice (scripted ports)", () => {
     realtime.happen("reconnecting", { attempt: 1, delayMs: 100, reason: "socket closed" });
     expect(voice.output.speaking).toBe(false);
     expect(notices).toHaveLength(1);
+  });
+});
+
+describe("GuildBridge speaker attribution (scripted ports)", () => {
+  it("names who speaks before each user turn, and who joins it", () => {
+    vi.useFakeTimers({ toFake: ["performance"] });
+    const { bridge, voice, realtime } = rig();
+    voice.speak("alice", speech());
+    bridge.tick(0);
+    realtime.speechStarted("user-1");
+    voice.speak("bob", speech());
+    bridge.tick(20);
+    bridge.tick(40); // the mixer waits one tick for Alice's next frame before it mixes Bob alone
+    realtime.speechStopped("user-1");
+    vi.advanceTimersByTime(2_000);
+    voice.speak("bob", speech());
+    bridge.tick(2_000);
+    realtime.speechStarted("user-2");
+    vi.useRealTimers();
+
+    expect(notes(realtime)).toEqual([
+      'Speaking in the next turn: "Alice".',
+      'Also speaking in this turn: "Bob".',
+      'Speaking in the next turn: "Bob".',
+    ]);
+  });
+
+  it("says nothing of who speaks when the persona turns attribution off", () => {
+    const { bridge, voice, realtime } = rig({ attribution: false });
+    voice.speak("alice", speech());
+    bridge.tick(0);
+    realtime.speechStarted("user-1");
+    expect(realtime.items).toEqual([]);
+  });
+
+  it("updates the roster in the instructions once for joins and leaves close together", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout"] });
+    try {
+      let roster = ["Alice"];
+      const built: (readonly string[])[] = [];
+      const { bridge, realtime } = rig({
+        roster: () => roster,
+        sessionConfig: (_settings, names) => {
+          built.push(names);
+          return { ok: true, config: { instructions: names.join(",") } };
+        },
+      });
+      roster = ["Alice", "Bob"];
+      bridge.rosterChanged();
+      roster = ["Alice", "Bob", "Carol"];
+      bridge.rosterChanged();
+      await vi.advanceTimersByTimeAsync(1_500);
+      expect(built).toEqual([["Alice", "Bob", "Carol"]]);
+      expect(realtime.updates).toEqual([{ instructions: "Alice,Bob,Carol" }]);
+      bridge.rosterChanged();
+      await vi.advanceTimersByTimeAsync(1_500);
+      expect(realtime.updates).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe("GuildBridge tool calls (scripted ports)", () => {
+  it("runs a call for the turn's speakers, gives the output back and lets the model answer", async () => {
+    const calls: ToolCall[] = [];
+    const tools: ToolRunner = {
+      definitions: () => [],
+      run: async (call) => {
+        calls.push(call);
+        return { output: '{"result":"done"}', allowed: true };
+      },
+    };
+    const recorded: ToolCallRecord[] = [];
+    const { bridge, voice, realtime } = rig({
+      tools,
+      observer: { toolCalled: (call) => recorded.push(call) },
+    });
+    voice.speak("bob", speech());
+    bridge.tick(0);
+    realtime.speechStarted("user-1");
+    realtime.speechStopped("user-1");
+    realtime.startResponse("resp-1");
+    realtime.functionCall("resp-1", "call-1", "who_is_here", "{}");
+    realtime.responseDone("resp-1");
+    await vi.waitFor(() => expect(realtime.responsesRequested).toBe(1));
+
+    expect(calls).toEqual([{ callId: "call-1", name: "who_is_here", arguments: "{}", speakerIds: ["bob"] }]);
+    expect(realtime.items.at(-1)).toEqual({
+      type: "function_call_output",
+      call_id: "call-1",
+      output: '{"result":"done"}',
+    });
+    expect(recorded).toEqual([
+      { name: "who_is_here", speakerIds: ["bob"], allowed: true, ms: expect.any(Number) },
+    ]);
+  });
+
+  it("runs nothing for a response the user cut off", async () => {
+    let runs = 0;
+    const tools: ToolRunner = {
+      definitions: () => [],
+      run: async () => {
+        runs++;
+        return { output: "{}", allowed: true };
+      },
+    };
+    const { voice, realtime } = rig({ tools });
+    realtime.startResponse("resp-1");
+    realtime.audio("resp-1", "item-1", 400);
+    voice.output.playFrames(2);
+    realtime.speechStarted("user-2");
+    realtime.functionCall("resp-1", "call-1", "leave_channel", "{}");
+    realtime.responseDone("resp-1", "cancelled");
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(runs).toBe(0);
+    expect(realtime.responsesRequested).toBe(0);
   });
 });

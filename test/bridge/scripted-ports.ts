@@ -116,6 +116,19 @@ export class ScriptedRealtime extends TypedEmitter<RealtimeEvents> implements Re
     });
   }
 
+  /** The model calls a function (its arguments complete at once). */
+  functionCall(responseId: string, callId: string, name: string, args: string): void {
+    this.emit("response.function_call_arguments.done", {
+      type: "response.function_call_arguments.done",
+      response_id: responseId,
+      item_id: `item-${callId}`,
+      output_index: 0,
+      call_id: callId,
+      name,
+      arguments: args,
+    });
+  }
+
   /** One word's timestamp in an item's audio. */
   word(responseId: string, itemId: string, text: string, offsetMs: number, durationMs: number): void {
     this.emit("response.audio_timestamp.delta", {

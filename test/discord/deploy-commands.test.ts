@@ -58,7 +58,7 @@ describe("deploy-commands --dry-run", () => {
     expect(shape).toEqual({
       join: [],
       leave: [],
-      persona: ["show", "set", "instructions", "listen", "reset"],
+      persona: ["show", "set", "instructions", "listen", "tools", "reset"],
       status: [],
       captions: ["on", "off"],
     });
