@@ -43,7 +43,10 @@ const MAX_TRANSCRIPTS = 4;
 /** Word timestamps kept per item: about ten minutes of speech. */
 const MAX_TIMED_WORDS = 2_000;
 const HOUSEKEEPING_MS = 5_000;
-/** Speech this recent counts as part of the turn `speech_started` opens (VAD reacts after onset). */
+/**
+ * Speech this recent counts as part of the turn `speech_started` opens (VAD reacts after onset),
+ * unless it came before the previous turn ended.
+ */
 const TURN_ONSET_MS = 1_500;
 /** Joins and leaves this close together update the instructions once. */
 const ROSTER_DEBOUNCE_MS = 1_000;
@@ -94,6 +97,7 @@ export interface BridgeObserver {
 
 interface FinishedCall extends ToolResult {
   readonly callId: string;
+  readonly generation: number;
   readonly name: string;
   readonly speakerIds: readonly string[];
   readonly ms: number;
@@ -182,6 +186,8 @@ export class GuildBridge {
   /** Who spoke in the current (or last) user turn; a tool call checks their permissions. */
   #turnSpeakers = new Set<string>();
   #turnOpen = false;
+  /** When the last user turn ended (speech_stopped): who spoke before it belongs to that turn. */
+  #turnEndedAt = Number.NEGATIVE_INFINITY;
   /** The roster the instructions carry now, and the timer of a pending update. */
   #roster: readonly string[] = [];
   #rosterTimer: NodeJS.Timeout | undefined;
@@ -189,6 +195,8 @@ export class GuildBridge {
   readonly #calls = new Map<string, Promise<FinishedCall>[]>();
   /** Names of function call items by call id (arguments.done may leave the name out). */
   readonly #callNames = new Map<string, string>();
+  /** Counts session restarts: a call made before one has no place in the new conversation. */
+  #sessionGeneration = 0;
 
   constructor(options: GuildBridgeOptions) {
     this.#options = options;
@@ -290,6 +298,7 @@ export class GuildBridge {
     const outcome = await this.#realtime.updateSession(built.config);
     switch (outcome.outcome) {
       case "restarted":
+        this.#sessionGeneration++;
         this.#output.interrupt();
         return "restarted";
       case "invalid":
@@ -384,6 +393,7 @@ export class GuildBridge {
       }),
       realtime.on("input_audio_buffer.speech_stopped", () => {
         this.#turnOpen = false;
+        this.#turnEndedAt = performance.now();
         this.#composer?.userTurnEnded();
         this.#options.observer?.speechStopped?.(performance.now());
       }),
@@ -575,8 +585,8 @@ export class GuildBridge {
     this.#turnOpen = true;
     this.#turnSpeakers = new Set();
     for (const [userId, at] of this.#lastHeardAt) {
-      if (now - at <= TURN_ONSET_MS) this.#turnSpeakers.add(userId);
-      else this.#lastHeardAt.delete(userId);
+      if (now - at > TURN_ONSET_MS) this.#lastHeardAt.delete(userId);
+      else if (at > this.#turnEndedAt) this.#turnSpeakers.add(userId);
     }
     if (this.#turnSpeakers.size > 0) this.#noteSpeakers([...this.#turnSpeakers], false);
   }
@@ -629,12 +639,20 @@ export class GuildBridge {
     const name = eventName ?? this.#callNames.get(callId) ?? "";
     const speakerIds = [...this.#turnSpeakers];
     const startedAt = performance.now();
+    const generation = this.#sessionGeneration;
     const run =
       tools === undefined
         ? Promise.resolve({ output: JSON.stringify({ error: "This bot has no tools." }), allowed: false })
         : tools.run({ callId, name, arguments: args, speakerIds });
     const finished = run.then(
-      (result): FinishedCall => ({ ...result, ms: performance.now() - startedAt, callId, name, speakerIds }),
+      (result): FinishedCall => ({
+        ...result,
+        ms: performance.now() - startedAt,
+        callId,
+        name,
+        speakerIds,
+        generation,
+      }),
     );
     const calls = this.#calls.get(responseId) ?? [];
     calls.push(finished);
@@ -646,11 +664,17 @@ export class GuildBridge {
     const results = await Promise.all(runs);
     if (this.#ended) return;
     for (const result of results) {
-      this.#realtime.createItem({
-        type: "function_call_output",
-        call_id: result.callId,
-        output: result.output,
-      });
+      // A tool that restarted the session (a new voice) answers in the new conversation as a note:
+      // its call is not there for an output to refer to.
+      this.#realtime.createItem(
+        result.generation === this.#sessionGeneration
+          ? { type: "function_call_output", call_id: result.callId, output: result.output }
+          : {
+              type: "message",
+              role: "system",
+              content: [{ type: "input_text", text: `You ran ${result.name}: ${result.output}` }],
+            },
+      );
       this.#options.observer?.toolCalled?.({
         name: result.name,
         speakerIds: result.speakerIds,

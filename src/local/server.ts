@@ -17,7 +17,7 @@ import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { type Logger, registerSecret, log as rootLog } from "../log.ts";
 import { API_VERSIONS, apiVersionInfo, capabilitiesFor } from "../voicelive/capabilities.ts";
-import type { ConversationItem, ErrorDetails } from "../voicelive/protocol.ts";
+import type { ConversationItem, ErrorDetails, SessionInfo } from "../voicelive/protocol.ts";
 import { ClientEventLog, type CloseAfter, FaultyTransport } from "./faults.ts";
 import { newId } from "./ids.ts";
 import type { ReplyMode } from "./reply.ts";
@@ -79,6 +79,8 @@ export interface LocalVoiceLiveServer {
   callToolNext(call: ScriptedToolCall): void;
   /** The conversation of the most recently opened session, in order, as the server keeps it. */
   conversationItems(): readonly ConversationItem[];
+  /** The effective configuration of the most recently opened session (instructions, voice, tools). */
+  sessionInfo(): SessionInfo | undefined;
   close(): Promise<void>;
 }
 
@@ -213,6 +215,10 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
 
   conversationItems(): readonly ConversationItem[] {
     return this.#latestSession?.items() ?? [];
+  }
+
+  sessionInfo(): SessionInfo | undefined {
+    return this.#latestSession?.info;
   }
 
   stallReading(stalled: boolean): void {

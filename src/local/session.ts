@@ -126,6 +126,11 @@ export class LocalSession {
     this.#send({ type: "session.created", session: this.#session });
   }
 
+  /** The session's effective configuration. */
+  get info(): SessionInfo {
+    return this.#session;
+  }
+
   /** The conversation as the server keeps it, in order (speaker notes, user audio, answers, tool calls). */
   items(): readonly ConversationItem[] {
     return this.#conversation.all();

@@ -9,6 +9,8 @@ import type { ToolCall, ToolRunner } from "../../src/bridge/ports.ts";
 import type { CaptionSink } from "../../src/bridge/types.ts";
 import { createMemoryLogger } from "../../src/log.ts";
 import { defaultPersona, type GuildSettings } from "../../src/persona.ts";
+import { ToolExecutor } from "../../src/tools/executor.ts";
+import type { Tool, ToolEnvironment } from "../../src/tools/tool.ts";
 import { ScriptedRealtime, ScriptedVoiceChannel } from "./scripted-ports.ts";
 
 /**
@@ -403,5 +405,33 @@ describe("GuildBridge tool calls (scripted ports)", () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(runs).toBe(0);
     expect(realtime.responsesRequested).toBe(0);
+  });
+
+  it("gives up on a tool that hangs, and the model answers with the apology", async () => {
+    const hangs: Tool = {
+      name: "who_is_here",
+      description: "never answers",
+      parameters: {},
+      permission: undefined,
+      run: () => new Promise<string>(() => {}),
+    };
+    const tools = new ToolExecutor({
+      tools: [hangs],
+      env: {} as ToolEnvironment,
+      enabled: async () => ["who_is_here"],
+      hasPermission: async () => false,
+      displayName: () => undefined,
+      timeoutMs: 50,
+      logger: createMemoryLogger().logger,
+    });
+    const { realtime } = rig({ tools });
+    realtime.startResponse("resp-1");
+    realtime.functionCall("resp-1", "call-1", "who_is_here", "{}");
+    realtime.responseDone("resp-1");
+    await vi.waitFor(() => expect(realtime.responsesRequested).toBe(1), { timeout: 2_000 });
+    const output = realtime.items.at(-1);
+    expect(output?.type === "function_call_output" && JSON.parse(output.output)).toMatchObject({
+      error: "timeout",
+    });
   });
 });
