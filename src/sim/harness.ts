@@ -9,7 +9,7 @@ import { isSilent } from "../audio/pcm.ts";
 import { convertSampleRate } from "../audio/rate-convert.ts";
 import type { WavAudio } from "../audio/wav.ts";
 import { bargeInCut, OutputHoldClock, packetsOfHandedFrames } from "../bridge/figures.ts";
-import type { BargeInInfo, BridgeObserver } from "../bridge/guild-bridge.ts";
+import type { BargeInInfo, BridgeObserver, ToolCallRecord } from "../bridge/guild-bridge.ts";
 import { LatencyRecorder } from "../bridge/latency.ts";
 import { personaRules } from "../bridge/persona-rules.ts";
 import type { Backend, CaptionSink, ConversationStatus, LatencyFigures } from "../bridge/types.ts";
@@ -177,6 +177,9 @@ export interface GuildRecord {
   readonly captions: CaptionMessage[];
   /** Non-silent packets the bot sent into the channel (counted even when packets are not recorded). */
   nonSilentPackets: number;
+  /** Each speaker note the model was given: the display names it named. */
+  readonly speakerNotes: (readonly string[])[];
+  readonly toolCalls: ToolCallRecord[];
 }
 
 /** One pass of a user's speech through the channel. */
@@ -271,6 +274,8 @@ function emptyRecord(): GuildRecord {
     notices: [],
     captions: [],
     nonSilentPackets: 0,
+    speakerNotes: [],
+    toolCalls: [],
   };
 }
 
@@ -794,6 +799,8 @@ export class SimGuild {
       },
       itemTruncated: (itemId, audioEndMs) =>
         record.truncations.push({ itemId, audioEndMs, at: performance.now() }),
+      speakersNoted: (names) => record.speakerNotes.push(names),
+      toolCalled: (call) => record.toolCalls.push(call),
     };
   }
 

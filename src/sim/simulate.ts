@@ -531,6 +531,14 @@ interface SimulationReport {
     }[];
   };
   readonly dave: DaveFigures;
+  /** Speaker notes given to the model before user turns (each names who spoke). */
+  readonly speakersAttributed: number;
+  readonly toolCalls: readonly {
+    readonly name: string;
+    readonly speakerIds: readonly string[];
+    readonly allowed: boolean;
+    readonly ms: number;
+  }[];
 }
 
 function buildReport(setup: Setup, result: RunResult): SimulationReport {
@@ -615,6 +623,8 @@ function buildReport(setup: Setup, result: RunResult): SimulationReport {
       ...problems.map((message) => ({ atMs: at(result.endedAt), source: "simulate", message })),
     ],
     dave: result.dave,
+    speakersAttributed: record.speakerNotes.length,
+    toolCalls: record.toolCalls.map((call) => ({ ...call, ms: round(call.ms) })),
   };
 }
 
