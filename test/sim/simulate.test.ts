@@ -84,10 +84,15 @@ describe("npm run simulate", () => {
     }
     expect(r.bargeIn).toBeNull();
     expect(r.responses.map((response: { status: string }) => response.status)).toEqual(["completed"]);
-    expect(r.clientEvents).toEqual([
-      { type: "session.update", count: 1 },
-      { type: "input_audio_buffer.append", count: r.appendEvents },
+    // The configuration, then the speech, with the note naming its speaker created during it.
+    expect(r.clientEvents.map((run: { type: string }) => run.type)).toEqual([
+      "session.update",
+      "input_audio_buffer.append",
+      "conversation.item.create",
+      "input_audio_buffer.append",
     ]);
+    expect(r.speakersAttributed).toBe(1);
+    expect(r.toolCalls).toEqual([]);
     expect(r.errors).toEqual([]);
     // The simulated member joined the bot through Discord: /join deferred, then edited once, public.
     expect(r.discord.interactions).toEqual([
