@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { log } from "../log.ts";
 import type { SettingsRow, SettingsTransaction, StoreBackend, UsageColumn, UsageRow } from "./backend.ts";
 import { GuildStore, type GuildStoreSettings, StoreOpenError } from "./guild-store.ts";
@@ -27,6 +27,7 @@ export interface SqliteStoreOptions extends GuildStoreSettings {
 class SqliteBackend implements StoreBackend {
   readonly dialect = "sqlite";
   readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
   /**
    * node:sqlite is synchronous but the store's interface is not: a transaction's work awaits
    * between statements, so calls on this one connection take turns rather than nest a BEGIN.
@@ -61,7 +62,7 @@ class SqliteBackend implements StoreBackend {
 
   usage(guildId: string, day: string): Promise<UsageRow | undefined> {
     return this.#inTurn(
-      async () => this.#db.prepare(selectUsageSql("sqlite")).get(guildId, day) as UsageRow | undefined,
+      async () => this.#prepared(selectUsageSql("sqlite")).get(guildId, day) as UsageRow | undefined,
     );
   }
 
@@ -70,7 +71,7 @@ class SqliteBackend implements StoreBackend {
     if (this.#db.isOpen) this.#db.close();
   }
 
-  /** Runs migrations through the same turns and transactions as everything else. */
+  /** Migrations use the same transactions; they run before the store is handed out, so take no turn. */
   migrationTarget(): MigrationTarget {
     return {
       dialect: "sqlite",
@@ -88,11 +89,21 @@ class SqliteBackend implements StoreBackend {
   }
 
   #run(statement: Statement): void {
-    this.#db.prepare(statement.sql).run(...statement.values);
+    this.#prepared(statement.sql).run(...statement.values);
   }
 
   #selectSettings(guildId: string): SettingsRow | undefined {
-    return this.#db.prepare(selectSettingsSql("sqlite", false)).get(guildId) as SettingsRow | undefined;
+    return this.#prepared(selectSettingsSql("sqlite", false)).get(guildId) as SettingsRow | undefined;
+  }
+
+  /** The statements are few and fixed (one upsert per set of columns), so each is prepared once. */
+  #prepared(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   async #inTransaction<T>(work: () => Promise<{ readonly commit: boolean; readonly value: T }>): Promise<T> {
