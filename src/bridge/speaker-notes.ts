@@ -5,14 +5,12 @@
  */
 
 const MAX_NAME_LENGTH = 32;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
+const UNQUOTABLE = /[\u0000-\u001f\u007f"“”]/g;
 
 /** A name as the model reads it: printable, short, and quoted. */
 export function quotedName(name: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-  const clean = name
-    .replace(/[\u0000-\u001f\u007f"“”]/g, "")
-    .trim()
-    .slice(0, MAX_NAME_LENGTH);
+  const clean = name.replace(UNQUOTABLE, "").trim().slice(0, MAX_NAME_LENGTH);
   return `"${clean === "" ? "someone" : clean}"`;
 }
 

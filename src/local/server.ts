@@ -17,7 +17,12 @@ import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { type Logger, registerSecret, log as rootLog } from "../log.ts";
 import { API_VERSIONS, apiVersionInfo, capabilitiesFor } from "../voicelive/capabilities.ts";
-import type { ConversationItem, ErrorDetails, SessionInfo } from "../voicelive/protocol.ts";
+import type {
+  ConversationItem,
+  ErrorDetails,
+  ResponseAudioTimestampDeltaEvent,
+  SessionInfo,
+} from "../voicelive/protocol.ts";
 import { ClientEventLog, type CloseAfter, FaultyTransport } from "./faults.ts";
 import { newId } from "./ids.ts";
 import type { ReplyMode } from "./reply.ts";
@@ -81,6 +86,8 @@ export interface LocalVoiceLiveServer {
   conversationItems(): readonly ConversationItem[];
   /** The effective configuration of the most recently opened session (instructions, voice, tools). */
   sessionInfo(): SessionInfo | undefined;
+  /** The word timestamps the most recently opened session sent (the first thousand). */
+  wordTimestampsSent(): readonly ResponseAudioTimestampDeltaEvent[];
   close(): Promise<void>;
 }
 
@@ -219,6 +226,10 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
 
   sessionInfo(): SessionInfo | undefined {
     return this.#latestSession?.info;
+  }
+
+  wordTimestampsSent(): readonly ResponseAudioTimestampDeltaEvent[] {
+    return this.#latestSession?.wordTimestamps ?? [];
   }
 
   stallReading(stalled: boolean): void {

@@ -213,21 +213,6 @@ function applyField(
       if (value !== "inf" && !isWholeNumber(value, 1, 4096)) return problem(key, 'must be 1..4096 or "inf"');
       next[key] = value;
       return undefined;
-    case "tools":
-      if (
-        !Array.isArray(value) ||
-        value.some((tool) => !isObject(tool) || tool.type !== "function" || typeof tool.name !== "string")
-      ) {
-        return problem(key, 'tools must be a list of {"type": "function", "name": ...} objects');
-      }
-      next[key] = value;
-      return undefined;
-    case "tool_choice":
-      if (!["auto", "none", "required"].includes(value as string) && !isObject(value)) {
-        return problem(key, 'tool_choice must be "auto", "none", "required" or a function');
-      }
-      next[key] = value;
-      return undefined;
     case "output_audio_timestamp_types":
       if (!Array.isArray(value) || value.some((kind) => kind !== "word")) {
         return problem(key, 'the only timestamp kind is "word"');

@@ -13,6 +13,7 @@ import type {
   ErrorDetails,
   FunctionCallItem,
   MessageItem,
+  ResponseAudioTimestampDeltaEvent,
   ResponseCreateEvent,
   ResponseCreateParams,
   ServerEvent,
@@ -108,6 +109,7 @@ export class LocalSession {
   #speech: SpeechInProgress | undefined;
   #lastUserAudio: UserAudio | undefined;
   #active: ResponseRun | undefined;
+  readonly #wordTimestamps: ResponseAudioTimestampDeltaEvent[] = [];
   #failedUpdates = 0;
   #closed = false;
 
@@ -124,6 +126,11 @@ export class LocalSession {
 
   open(): void {
     this.#send({ type: "session.created", session: this.#session });
+  }
+
+  /** The word timestamps sent so far (the first thousand), for tests to check captions against. */
+  get wordTimestamps(): readonly ResponseAudioTimestampDeltaEvent[] {
+    return this.#wordTimestamps;
   }
 
   /** The session's effective configuration. */
@@ -197,6 +204,9 @@ export class LocalSession {
 
   #send(event: ServerEvent): void {
     if (this.#closed) return;
+    if (event.type === "response.audio_timestamp.delta" && this.#wordTimestamps.length < MAX_ITEMS) {
+      this.#wordTimestamps.push(event);
+    }
     this.#transport.send({ ...event, event_id: newId("event") });
   }
 

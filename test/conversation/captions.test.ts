@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { defaultPersona } from "../../src/persona.ts";
 import { bargeInFigures } from "../../src/sim/harness.ts";
 import { waitFor } from "../sim/voice-test-kit.ts";
 import { fixtureFrames, useHarness } from "./helpers.ts";
@@ -44,5 +45,35 @@ describe("captions", () => {
     expect(said.endsWith("…")).toBe(true);
     // A strict prefix of the whole answer's transcript, "(echo of N.N s)".
     expect("(echo of X.X s)".startsWith(said.slice(0, -1).replace(/\d/g, "X"))).toBe(true);
+  });
+
+  it("with word timestamps (an Azure voice), cut the interrupted answer at the last word played", async () => {
+    const harness = await start();
+    const persona = {
+      ...defaultPersona({ instructions: "You are a test voice.", voice: "en-US-AvaNeural" }),
+    };
+    const guild = await harness.join({ captions: true, persona });
+    const alice = await guild.addUser();
+    const bob = await guild.addUser();
+    await guild.speak(alice, { pcm: fixtureFrames("speech-weather-question.wav", 2500) });
+    await waitFor(() => guild.record.responses.length === 1, "the answer", 10_000);
+    void guild.speak(bob, { pcm: fixtureFrames("speech-interruption.wav", 1500) });
+    await waitFor(() => guild.record.bargeIns[0]?.capturedBefore !== undefined, "a barge-in", 10_000);
+    const playedMs = guild.record.bargeIns[0]!.playedMs;
+
+    const message = (): string[] => guild.record.captions[0]?.texts ?? [];
+    await waitFor(() => message().at(-1)?.includes("_(interrupted)_") === true, "the interrupted caption");
+    const said = message()
+      .at(-1)!
+      .split("\n")[1]!
+      .replace(/^\*\*Bot:\*\* _\(interrupted\)_ /, "");
+    // The words whose audio ended by the played position, by the timestamps the server sent.
+    const words = harness
+      .local!.wordTimestampsSent()
+      .filter((word) => word.item_id === guild.record.bargeIns[0]!.itemId);
+    expect(words.length).toBeGreaterThan(1);
+    const heard = words.filter((word) => word.audio_offset_ms + word.audio_duration_ms <= playedMs);
+    expect(heard.length).toBeLessThan(words.length);
+    expect(said).toBe(heard.length === 0 ? "" : `${heard.map((word) => word.text).join(" ")}…`);
   });
 });
