@@ -1,5 +1,4 @@
-import { PermissionFlagsBits } from "discord.js";
-import type { Tool } from "./tool.ts";
+import { MANAGE_SERVER, type Tool } from "./tool.ts";
 
 export const changeVoice: Tool = {
   name: "change_voice",
@@ -12,7 +11,7 @@ export const changeVoice: Tool = {
     required: ["voice"],
     additionalProperties: false,
   },
-  permission: { flag: PermissionFlagsBits.ManageGuild, label: "Manage Server" },
+  permission: MANAGE_SERVER,
   async run(args, env) {
     if (typeof args.voice !== "string" || args.voice.trim() === "") throw new Error("voice must be a name");
     return env.changeVoice(args.voice.slice(0, 100));

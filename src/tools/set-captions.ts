@@ -1,5 +1,4 @@
-import { PermissionFlagsBits } from "discord.js";
-import type { Tool } from "./tool.ts";
+import { MANAGE_SERVER, type Tool } from "./tool.ts";
 
 export const setCaptions: Tool = {
   name: "set_captions",
@@ -12,7 +11,7 @@ export const setCaptions: Tool = {
     required: ["enabled"],
     additionalProperties: false,
   },
-  permission: { flag: PermissionFlagsBits.ManageGuild, label: "Manage Server" },
+  permission: MANAGE_SERVER,
   async run(args, env) {
     if (typeof args.enabled !== "boolean") throw new Error("enabled must be true or false");
     return env.setCaptions(args.enabled);

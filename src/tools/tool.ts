@@ -1,3 +1,4 @@
+import { PermissionFlagsBits } from "discord.js";
 import type { ToolName } from "../persona.ts";
 
 /**
@@ -42,3 +43,6 @@ export interface Tool {
 }
 
 export const NO_ARGUMENTS = { type: "object", properties: {}, additionalProperties: false } as const;
+
+/** Manage Server: what the settings commands need, so also the tools that change settings. */
+export const MANAGE_SERVER: Permission = { flag: PermissionFlagsBits.ManageGuild, label: "Manage Server" };
