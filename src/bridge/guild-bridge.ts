@@ -2,6 +2,7 @@ import { FRAME_MS } from "../audio/constants.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
 import type { GuildSettings } from "../persona.ts";
+import { BoundedMap } from "../util/bounded-map.ts";
 import type { ClientEventType, ErrorDetails, ResponseAudioDeltaEvent } from "../voicelive/protocol.ts";
 import type { SessionConfigResult } from "../voicelive/session-config.ts";
 import {
@@ -156,9 +157,9 @@ export class GuildBridge {
   readonly #outputLatency = new LatencyRecorder();
   readonly #outputHold = new OutputHoldClock();
   readonly #recentResponseMs: number[] = [];
-  readonly #transcripts = new Map<string, string>();
+  readonly #transcripts = new BoundedMap<string, string>(MAX_TRANSCRIPTS);
   /** Word timestamps of the items whose transcripts are kept, when the session sends them. */
-  readonly #timedWords = new Map<string, TimedWord[]>();
+  readonly #timedWords = new BoundedMap<string, TimedWord[]>(MAX_TRANSCRIPTS);
   /** Responses cut by a barge-in: whatever still arrives of them is not played or captioned. */
   readonly #cancelled = new RecentIds(64);
   readonly #detach: (() => void)[] = [];
@@ -194,7 +195,7 @@ export class GuildBridge {
   /** Function calls of each response in flight: their outputs go back once it is done. */
   readonly #calls = new Map<string, Promise<FinishedCall>[]>();
   /** Names of function call items by call id (arguments.done may leave the name out). */
-  readonly #callNames = new Map<string, string>();
+  readonly #callNames = new BoundedMap<string, string>(32);
   /** Counts session restarts: a call made before one has no place in the new conversation. */
   #sessionGeneration = 0;
 
@@ -402,7 +403,7 @@ export class GuildBridge {
         if (item?.type === "message" && item.role === "assistant" && item.id !== undefined) {
           this.#composer?.assistantItemStarted(item.id);
         }
-        if (item?.type === "function_call") this.#rememberCallName(item.call_id, item.name);
+        if (item?.type === "function_call") this.#callNames.set(item.call_id, item.name);
       }),
       realtime.on("response.function_call_arguments.done", (event) => {
         if (this.#cancelled.has(event.response_id)) return;
@@ -429,10 +430,6 @@ export class GuildBridge {
         if (words === undefined) {
           words = [];
           this.#timedWords.set(event.item_id, words);
-          if (this.#timedWords.size > MAX_TRANSCRIPTS) {
-            const oldest = this.#timedWords.keys().next().value;
-            if (oldest !== undefined) this.#timedWords.delete(oldest);
-          }
         }
         if (words.length < MAX_TIMED_WORDS) {
           words.push({ text: event.text, endMs: event.audio_offset_ms + event.audio_duration_ms });
@@ -625,14 +622,6 @@ export class GuildBridge {
     }
   }
 
-  #rememberCallName(callId: string, name: string): void {
-    this.#callNames.set(callId, name);
-    if (this.#callNames.size > 32) {
-      const oldest = this.#callNames.keys().next().value;
-      if (oldest !== undefined) this.#callNames.delete(oldest);
-    }
-  }
-
   /** Runs a call at once (it may take a while); its output waits for the end of its response. */
   #startCall(responseId: string, callId: string, eventName: string | undefined, args: string): void {
     const tools = this.#options.tools;
@@ -697,13 +686,6 @@ export class GuildBridge {
   /** Only the items that may still be playing matter; older transcripts are dropped. */
   #rememberTranscript(itemId: string, text: string): void {
     this.#transcripts.set(itemId, text.slice(0, TRANSCRIPT_LIMIT));
-    if (this.#transcripts.size > MAX_TRANSCRIPTS) {
-      const oldest = this.#transcripts.keys().next().value;
-      if (oldest !== undefined) {
-        this.#transcripts.delete(oldest);
-        this.#timedWords.delete(oldest);
-      }
-    }
   }
 
   #housekeep(): void {
