@@ -140,6 +140,7 @@ export class Fleet {
       channelId,
       channelName: `bench-${n}`,
       initiatorId: userId,
+      botName: "Bench",
       adapterCreator,
       settings: SETTINGS,
       displayName: () => undefined,

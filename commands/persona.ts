@@ -22,12 +22,17 @@ import {
   isToolName,
   type ListenPolicy,
   MAX_INSTRUCTIONS_LENGTH,
+  MAX_WAKE_NAME_LENGTH,
   OPENAI_VOICES,
   type Persona,
   type PersonaChange,
   TOOL_NAMES,
   TURN_DETECTION_TYPES,
+  TURN_TAKING_MODES,
   type TurnDetectionType,
+  type TurnTaking,
+  WAKE_MODES,
+  type WakeMode,
 } from "../src/persona.ts";
 
 const NAME = "persona";
@@ -115,6 +120,42 @@ const data = new SlashCommandBuilder()
       )
       .addStringOption((option) =>
         option
+          .setName("turn_taking")
+          .setDescription("smart: I pause for a cough or a yeah and go on; service: any sound stops me")
+          .addChoices(TURN_TAKING_MODES.map((mode) => ({ name: mode, value: mode }))),
+      )
+      .addIntegerOption((option) =>
+        option
+          .setName("min_interruption_ms")
+          .setDescription("smart: speech longer than this stops me, 100 to 3000 ms")
+          .setMinValue(100)
+          .setMaxValue(3000),
+      )
+      .addStringOption((option) =>
+        option
+          .setName("wake_mode")
+          .setDescription("When I answer only turns that say my name")
+          .addChoices(
+            { name: "off: I answer everyone", value: "off" },
+            { name: "group: when two or more people are in the channel", value: "group" },
+            { name: "always", value: "always" },
+          ),
+      )
+      .addStringOption((option) =>
+        option
+          .setName("wake_name")
+          .setDescription("The name that calls me (default: my display name), or none")
+          .setMaxLength(MAX_WAKE_NAME_LENGTH),
+      )
+      .addIntegerOption((option) =>
+        option
+          .setName("follow_up_seconds")
+          .setDescription("After I spoke, turns this soon need no name, 0 to 300 s")
+          .setMinValue(0)
+          .setMaxValue(300),
+      )
+      .addStringOption((option) =>
+        option
           .setName("voice_endpoint_id")
           .setDescription("Deployment id of an Azure custom voice, or none")
           .setMaxLength(64),
@@ -196,6 +237,24 @@ function changeFromOptions(options: CommandOptions): { change: PersonaChange; pr
   if (attribution !== null) change.attribution = attribution;
   const timeZone = options.string("time_zone");
   if (timeZone !== null) change.timeZone = timeZone;
+  const turnTaking = options.string("turn_taking");
+  if (turnTaking !== null) {
+    const known = TURN_TAKING_MODES.find((mode): mode is TurnTaking => mode === turnTaking);
+    if (known === undefined) problems.push(`turn taking: must be one of ${TURN_TAKING_MODES.join(", ")}`);
+    else change.turnTaking = known;
+  }
+  const minInterruption = options.integer("min_interruption_ms");
+  if (minInterruption !== null) change.minInterruptionMs = minInterruption;
+  const wakeMode = options.string("wake_mode");
+  if (wakeMode !== null) {
+    const known = WAKE_MODES.find((mode): mode is WakeMode => mode === wakeMode);
+    if (known === undefined) problems.push(`wake mode: must be one of ${WAKE_MODES.join(", ")}`);
+    else change.wakeMode = known;
+  }
+  const wakeName = options.string("wake_name");
+  if (wakeName !== null) change.wakeName = wakeName.trim().toLowerCase() === "none" ? null : wakeName;
+  const followUp = options.integer("follow_up_seconds");
+  if (followUp !== null) change.followUpSeconds = followUp;
   return { change, problems };
 }
 

@@ -44,6 +44,35 @@ export interface Persona {
   readonly tools: readonly ToolName[];
   /** IANA time zone for `current_time`, such as Europe/Paris. */
   readonly timeZone: string;
+  /**
+   * `service`: any speech the service detects stops the answer for good. `smart`: the bot pauses,
+   * then resumes after a cough or a backchannel and stops only for a real interruption.
+   */
+  readonly turnTaking: TurnTaking;
+  /** `smart`: speech longer than this interrupts whatever it says. */
+  readonly minInterruptionMs: number;
+  /** The name that addresses the bot in a group; null: the bot's display name. */
+  readonly wakeName: string | null;
+  /** When a turn must address the bot to be answered. */
+  readonly wakeMode: WakeMode;
+  /** After the bot spoke, a turn this soon is answered without its name. */
+  readonly followUpSeconds: number;
+}
+
+export type TurnTaking = "service" | "smart";
+export const TURN_TAKING_MODES: readonly TurnTaking[] = ["service", "smart"];
+/** `group`: only when two or more people are in the channel; `always`: even one-to-one. */
+export type WakeMode = "off" | "group" | "always";
+export const WAKE_MODES: readonly WakeMode[] = ["off", "group", "always"];
+export const MAX_WAKE_NAME_LENGTH = 32;
+
+/**
+ * Whether the bot decides interruptions itself. Not with OpenAI's semantic_vad: the service's
+ * models of it (SDK, swagger) have no `interrupt_response` / `create_response` to turn off, so
+ * the service keeps deciding, as with `service`.
+ */
+export function smartTurnTaking(persona: Pick<Persona, "turnTaking" | "turnDetection">): boolean {
+  return persona.turnTaking === "smart" && persona.turnDetection.type !== "semantic_vad";
 }
 
 /** The bot's built-in tools (src/tools/); a guild enables a subset with /persona tools. */
@@ -161,6 +190,11 @@ export function defaultPersona(defaults: { instructions: string; voice: string }
     attribution: true,
     tools: [...TOOL_NAMES],
     timeZone: "UTC",
+    turnTaking: "smart",
+    minInterruptionMs: 500,
+    wakeName: null,
+    wakeMode: "off",
+    followUpSeconds: 20,
   };
 }
 
@@ -270,6 +304,38 @@ export function applyPersonaChange(base: Persona, change: PersonaChange): Person
   if (!isTimeZone(timeZone)) {
     problems.push(`time zone: "${timeZone.slice(0, 40)}" is not a time zone such as UTC or Europe/Paris`);
   }
+  const turnTaking = change.turnTaking ?? base.turnTaking;
+  if (!TURN_TAKING_MODES.includes(turnTaking)) {
+    problems.push(`turn taking: must be one of ${TURN_TAKING_MODES.join(", ")}`);
+  }
+  const minInterruptionMs = change.minInterruptionMs ?? base.minInterruptionMs;
+  if (!Number.isInteger(minInterruptionMs) || minInterruptionMs < 100 || minInterruptionMs > 3000) {
+    problems.push(
+      `min interruption: must be a whole number of milliseconds from 100 to 3000 (got ${minInterruptionMs})`,
+    );
+  }
+  const wakeName =
+    change.wakeName === undefined
+      ? base.wakeName
+      : change.wakeName === null
+        ? null
+        : sanitizeText(change.wakeName).replace(/\s+/g, " ");
+  if (wakeName !== null && (!/\p{L}/u.test(wakeName) || wakeName.length > MAX_WAKE_NAME_LENGTH)) {
+    problems.push(
+      `wake name: must contain letters and be at most ${MAX_WAKE_NAME_LENGTH} characters (got "${wakeName.slice(0, 40)}")`,
+    );
+  }
+  const wakeMode = change.wakeMode ?? base.wakeMode;
+  if (!WAKE_MODES.includes(wakeMode)) problems.push(`wake mode: must be one of ${WAKE_MODES.join(", ")}`);
+  else if (wakeMode !== "off" && turnDetection.type === "semantic_vad") {
+    problems.push(
+      "wake mode: needs a turn detection other than semantic_vad, which always answers every turn by itself",
+    );
+  }
+  const followUpSeconds = change.followUpSeconds ?? base.followUpSeconds;
+  if (!Number.isInteger(followUpSeconds) || followUpSeconds < 0 || followUpSeconds > 300) {
+    problems.push(`follow up: must be a whole number of seconds from 0 to 300 (got ${followUpSeconds})`);
+  }
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
@@ -286,6 +352,11 @@ export function applyPersonaChange(base: Persona, change: PersonaChange): Person
       attribution: change.attribution ?? base.attribution,
       tools: TOOL_NAMES.filter((tool) => tools.includes(tool)),
       timeZone,
+      turnTaking,
+      minInterruptionMs,
+      wakeName,
+      wakeMode,
+      followUpSeconds,
     },
   };
 }

@@ -1,7 +1,7 @@
 import { FRAME_MS } from "../audio/constants.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { GuildSettings } from "../persona.ts";
+import { type GuildSettings, smartTurnTaking } from "../persona.ts";
 import { BoundedMap } from "../util/bounded-map.ts";
 import type { ClientEventType, ErrorDetails, ResponseAudioDeltaEvent } from "../voicelive/protocol.ts";
 import type { SessionConfigResult } from "../voicelive/session-config.ts";
@@ -28,6 +28,7 @@ import type {
 } from "./ports.ts";
 import { RecentIds } from "./recent-ids.ts";
 import { speakerNote } from "./speaker-notes.ts";
+import { type TurnPolicy, TurnTaker } from "./turn-taking.ts";
 import type { Backend, CaptionSink, ConversationStatus, PersonaApplyResult } from "./types.ts";
 
 /**
@@ -49,6 +50,8 @@ const HOUSEKEEPING_MS = 5_000;
  * unless it came before the previous turn ended.
  */
 const TURN_ONSET_MS = 1_500;
+/** Quiet this long between two frames of speech starts a new burst. */
+const SPEECH_BURST_GAP_MS = 300;
 /** Joins and leaves this close together update the instructions once. */
 const ROSTER_DEBOUNCE_MS = 1_000;
 const USAGE_FLUSH_MS = 30_000;
@@ -62,7 +65,7 @@ export interface UsageDelta {
 }
 
 export interface BargeInInfo {
-  /** performance.now() when `speech_started` was handled. */
+  /** performance.now() when the bot's voice stopped: `speech_started`, or the pause before a smart cut. */
   readonly at: number;
   readonly itemId: string | undefined;
   readonly playedMs: number;
@@ -94,6 +97,14 @@ export interface BridgeObserver {
   speakersNoted?(names: readonly string[]): void;
   /** A tool call ran (or was refused) and its output went back to the model. */
   toolCalled?(call: ToolCallRecord): void;
+  /** `smart`: the bot's voice paused for speech over it. */
+  paused?(at: number): void;
+  /** `smart`: the held answer went on (the speech was not an interruption). */
+  resumed?(at: number, pausedAt: number): void;
+  /** The bot asked for a response to a user turn (it answers turns itself: smart or wake name). */
+  responseRequested?(at: number): void;
+  /** A turn was not answered: the wake name was needed and not said. */
+  turnIgnored?(itemId: string): void;
 }
 
 interface FinishedCall extends ToolResult {
@@ -198,6 +209,13 @@ export class GuildBridge {
   readonly #callNames = new BoundedMap<string, string>(32);
   /** Counts session restarts: a call made before one has no place in the new conversation. */
   #sessionGeneration = 0;
+  readonly #turnTaker: TurnTaker;
+  /** The bot, not the service, answers turns (smart turn-taking or a wake name). */
+  #explicitResponses: boolean;
+  /** A response was asked for while another was still active: it is created when that one is done. */
+  #responsePending = false;
+  /** The current burst of speech started here (performance.now()), for how long an interruption lasts. */
+  #speechBurstStartedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: GuildBridgeOptions) {
     this.#options = options;
@@ -215,6 +233,9 @@ export class GuildBridge {
       catchUp: true,
     });
     this.#roster = options.roster?.() ?? [];
+    const policy = this.#turnPolicy(options.settings);
+    this.#explicitResponses = TurnTaker.explicit(policy);
+    this.#turnTaker = new TurnTaker(this.#turnActions, policy, () => this.#options.roster?.().length ?? 1);
     this.#configureCaptions(options.settings);
     this.#wireRealtime();
     this.#wireVoice();
@@ -272,6 +293,7 @@ export class GuildBridge {
     // tick (or one late in a long loop over guilds) would otherwise under-report them.
     const at = performance.now();
     const frame = this.#mixer.tick(at, this.#voice.speakers);
+    if (this.#turnTaker.holding) this.#turnTaker.tick(at);
     if (frame === undefined) return;
     this.#realtime.appendAudio(frame.pcm);
     const appendedMs = (frame.pcm.length * 1000) / this.#options.inputRate;
@@ -279,6 +301,8 @@ export class GuildBridge {
     this.#options.metrics?.framesAppended.inc(appendedMs / FRAME_MS);
     this.#options.observer?.appended?.(frame.pcm, frame.speech, now);
     if (frame.speech) {
+      if (at - this.#lastSpeechAt > SPEECH_BURST_GAP_MS) this.#speechBurstStartedAt = at;
+      this.#turnTaker.heard(at);
       this.#lastSpeechAt = now;
       this.#awaitingFirstAudio = true;
       this.#composer?.speakersHeard(frame.speakers);
@@ -293,6 +317,10 @@ export class GuildBridge {
     if (!built.ok) throw new Error(`invalid settings: ${built.problems.join("; ")}`);
     const listenChanged = JSON.stringify(settings.listen) !== JSON.stringify(this.#settings.listen);
     this.#settings = settings;
+    const policy = this.#turnPolicy(settings);
+    this.#turnTaker.setPolicy(policy);
+    this.#explicitResponses = TurnTaker.explicit(policy);
+    if (!policy.smart && this.#output.paused) this.#output.resume();
     if (listenChanged) this.#voice.reconsiderSpeakers();
     if (!settings.persona.ducking) this.#output.setGain(1);
     this.#configureCaptions(settings);
@@ -300,7 +328,7 @@ export class GuildBridge {
     switch (outcome.outcome) {
       case "restarted":
         this.#sessionGeneration++;
-        this.#output.interrupt();
+        this.#conversationLost();
         return "restarted";
       case "invalid":
         throw new Error(`invalid settings: ${outcome.problems.join("; ")}`);
@@ -379,6 +407,7 @@ export class GuildBridge {
         this.#options.metrics?.responseLatency.observe(responseMs / 1000);
       }
     }
+    this.#turnTaker.botSpoke(now);
     this.#options.observer?.botFrameSent?.(item, audioReceivedAt, now);
   };
 
@@ -389,8 +418,21 @@ export class GuildBridge {
         const now = performance.now();
         this.#options.observer?.speechStarted?.(now);
         this.#composer?.userTurnStarted(event.item_id);
-        this.#bargeIn(now);
+        if (!smartTurnTaking(this.#settings.persona)) this.#bargeIn(now);
+        if (this.#explicitResponses) {
+          const busy = this.#output.speaking || this.#realtime.responseActive;
+          // Speech the bridge heard recently is this turn's; otherwise it starts now.
+          const recent = now - this.#lastSpeechAt <= TURN_ONSET_MS;
+          const onset = recent ? Math.max(this.#speechBurstStartedAt, now - TURN_ONSET_MS) : now;
+          this.#turnTaker.speechStarted(event.item_id, now, busy, onset, recent ? this.#lastSpeechAt : now);
+        }
         this.#openTurn(now);
+      }),
+      realtime.on("input_audio_buffer.committed", (event) => {
+        if (this.#explicitResponses) this.#turnTaker.committed(event.item_id);
+      }),
+      realtime.on("conversation.item.input_audio_transcription.failed", (event) => {
+        this.#turnTaker.transcript(event.item_id, null, performance.now());
       }),
       realtime.on("input_audio_buffer.speech_stopped", () => {
         this.#turnOpen = false;
@@ -437,9 +479,14 @@ export class GuildBridge {
       }),
       realtime.on("conversation.item.input_audio_transcription.completed", (event) => {
         this.#composer?.userTranscript(event.item_id, event.transcript);
+        this.#turnTaker.transcript(event.item_id, event.transcript, performance.now());
       }),
       realtime.on("response.done", (event) => {
         this.#options.observer?.responseDone?.(event.response.status);
+        if (this.#responsePending) {
+          this.#responsePending = false;
+          this.#requestResponse();
+        }
         const calls = this.#calls.get(event.response.id);
         if (calls !== undefined) {
           this.#calls.delete(event.response.id);
@@ -465,7 +512,7 @@ export class GuildBridge {
       }),
       realtime.on("reconnecting", (info) => {
         // The response in flight died with the socket; what is queued would answer a lost context.
-        this.#output.interrupt();
+        this.#conversationLost();
         if (!this.#outageNotified) {
           this.#outageNotified = true;
           this.#options.metrics?.reconnects.inc({ side: "voicelive" });
@@ -519,6 +566,59 @@ export class GuildBridge {
     if (this.#ended || this.#cancelled.has(event.response_id)) return;
     this.#output.play(event.response_id, event.item_id, event.content_index, pcm, performance.now());
   };
+
+  readonly #turnActions = {
+    pause: (): void => {
+      this.#output.pause();
+      this.#options.observer?.paused?.(performance.now());
+    },
+    resume: (): void => this.#output.resume(),
+    cut: (at: number): void => this.#bargeIn(at),
+    respond: (note: string | undefined): void => {
+      if (note !== undefined) {
+        this.#realtime.createItem({
+          type: "message",
+          role: "system",
+          content: [{ type: "input_text", text: note }],
+        });
+      }
+      if (this.#realtime.responseActive) this.#responsePending = true;
+      else this.#requestResponse();
+    },
+    ignored: (itemId: string): void => {
+      this.#log.debug({ itemId }, "turn not answered: the wake name was not said");
+      this.#options.observer?.turnIgnored?.(itemId);
+    },
+    resumed: (at: number, pausedAt: number): void => {
+      this.#log.debug({ pausedMs: Math.round(at - pausedAt) }, "not an interruption; answer resumed");
+      this.#options.observer?.resumed?.(at, pausedAt);
+    },
+  };
+
+  #requestResponse(): void {
+    if (this.#ended) return;
+    this.#realtime.createResponse();
+    this.#options.observer?.responseRequested?.(performance.now());
+  }
+
+  #turnPolicy(settings: GuildSettings): TurnPolicy {
+    const persona = settings.persona;
+    return {
+      smart: smartTurnTaking(persona),
+      minInterruptionMs: persona.minInterruptionMs,
+      wakeMode: persona.wakeMode,
+      wakeName: persona.wakeName ?? this.#options.botName ?? "",
+      followUpMs: persona.followUpSeconds * 1000,
+      language: persona.transcriptionLanguage,
+    };
+  }
+
+  /** The conversation's context is gone (reconnect, restart): stop, and forget held turns. */
+  #conversationLost(): void {
+    this.#output.interrupt();
+    this.#turnTaker.reset();
+    this.#responsePending = false;
+  }
 
   /**
    * In this same turn of the event loop, stop the bot, cancel what is still being

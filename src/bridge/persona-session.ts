@@ -1,4 +1,4 @@
-import { type Persona, voiceKind } from "../persona.ts";
+import { type Persona, smartTurnTaking, voiceKind } from "../persona.ts";
 import { capabilitiesFor, type ResolvedCapabilities, type SessionTarget } from "../voicelive/capabilities.ts";
 import type {
   AzureVoiceOptions,
@@ -26,9 +26,12 @@ import { rosterParagraph } from "./speaker-notes.ts";
  */
 
 export interface TurnDetectionOptions {
-  /** Default true. Sent explicitly: the docs say default true, the 2025-10-01 swagger false. */
+  /**
+   * Default: true unless the bot answers turns itself (smart turn-taking, a wake name). Sent
+   * explicitly: the docs say default true, the 2025-10-01 swagger false.
+   */
   readonly createResponse?: boolean;
-  /** Default true (the service cancels its own response on barge-in). */
+  /** Default: true (the service cancels its own response on barge-in) unless turn-taking is smart. */
   readonly interruptResponse?: boolean;
   readonly removeFillerWords?: boolean;
   readonly endOfUtteranceDetection?: EndOfUtteranceDetection;
@@ -149,9 +152,12 @@ function personaVoice(persona: Persona, azureOptions: AzureVoiceOptions | undefi
 
 function personaTurnDetection(persona: Persona, options: TurnDetectionOptions): TurnDetection {
   const { type, threshold, prefixPaddingMs, silenceDurationMs } = persona.turnDetection;
+  // Smart turn-taking decides interruptions itself, and either mode of the bot's own (smart, a wake
+  // name) answers turns itself: the service must do neither.
+  const smart = smartTurnTaking(persona);
   const responses = {
-    create_response: options.createResponse ?? true,
-    interrupt_response: options.interruptResponse ?? true,
+    create_response: options.createResponse ?? (!smart && persona.wakeMode === "off"),
+    interrupt_response: options.interruptResponse ?? !smart,
   };
   if (type === "semantic_vad") {
     // OpenAI's semantic_vad defaults both to true (no disagreement to pin down), and the SDK's

@@ -97,6 +97,14 @@ export interface OutputPort {
   endItem(itemId: string, receivedAt: number): void;
   /** Stops the bot now (at most one prepared frame still leaves) and says where the item stopped. */
   interrupt(): Interruption;
+  /**
+   * Stops the bot as interrupt() does, but holds what it has not said yet (and what still arrives)
+   * for resume(); interrupt() drops it. Played positions stay where the channel stopped hearing.
+   */
+  pause(): void;
+  /** Plays the held audio from where it stopped. */
+  resume(): void;
+  readonly paused: boolean;
   /** Volume of frames not yet encoded; ducking sets it below 1. */
   setGain(gain: number): void;
 }
@@ -124,6 +132,7 @@ export type RealtimeEvents = Pick<
   VoiceLiveSessionEvents,
   | "input_audio_buffer.speech_started"
   | "input_audio_buffer.speech_stopped"
+  | "input_audio_buffer.committed"
   | "response.output_item.added"
   | "response.audio.delta"
   | "response.audio.done"
@@ -132,6 +141,7 @@ export type RealtimeEvents = Pick<
   | "response.audio_timestamp.delta"
   | "response.function_call_arguments.done"
   | "conversation.item.input_audio_transcription.completed"
+  | "conversation.item.input_audio_transcription.failed"
   | "response.done"
   | "conversation.item.truncated"
   | "error"

@@ -6,7 +6,7 @@ import type { Backend, ConversationStatus, PersonaApplyResult } from "../bridge/
 import type { AzureVoiceLiveConfig, Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics/metrics.ts";
-import type { GuildSettings } from "../persona.ts";
+import { type GuildSettings, smartTurnTaking } from "../persona.ts";
 import { ManagedVoiceConnection } from "../voice/connection.ts";
 import { DiscordVoiceChannel } from "../voice/voice-channel.ts";
 import type { SessionTarget } from "../voicelive/capabilities.ts";
@@ -154,6 +154,7 @@ export class ConversationManager implements ConversationControl {
         sessionConfig,
         displayName: request.displayName,
         roster: () => request.roster(channel.channelId),
+        botName: request.botName,
         tools: request.tools,
         inputRate,
         notify: request.notify,
@@ -218,8 +219,9 @@ export class ConversationManager implements ConversationControl {
       roster: settings.persona.attribution ? roster : undefined,
       tools: request.tools.definitions(settings.persona.tools),
       inputSampleRate: this.#options.config.voiceLive.inputSampleRate,
-      // Transcribing costs tokens; only captions need the user's words, and the words' timing.
-      transcriptionModel: settings.captions.enabled ? undefined : null,
+      // Transcribing costs tokens; only captions and the bot's own turn-taking (backchannels, the
+      // wake name) need the user's words.
+      transcriptionModel: settings.captions.enabled || needsUserWords(settings.persona) ? undefined : null,
       wordTimestamps: settings.captions.enabled,
     };
   }
@@ -233,4 +235,8 @@ export class ConversationManager implements ConversationControl {
       totalTokens: delta.totalTokens,
     });
   }
+}
+
+function needsUserWords(persona: GuildSettings["persona"]): boolean {
+  return smartTurnTaking(persona) || persona.wakeMode !== "off";
 }

@@ -26,6 +26,8 @@ export interface JoinRequest {
   readonly displayName: (userId: string) => string | undefined;
   /** Display names of the people (not bots) in a voice channel now. */
   readonly roster: (voiceChannelId: string) => readonly string[];
+  /** The bot's name in the guild: the wake name when the persona sets none, and the captions' speaker. */
+  readonly botName: string;
   /** The guild's tools: what the model may call, and who may make it. */
   readonly tools: ToolRunner;
   /** Told how long the Voice Live connection must wait for the connection budget, when it must. */

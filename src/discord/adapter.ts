@@ -117,6 +117,9 @@ export function guildAccess(guild: Guild): GuildAccess {
       };
     },
     displayName: (userId) => guild.members.cache.get(userId)?.displayName,
+    get botName() {
+      return guild.members.me?.displayName ?? guild.client.user.username;
+    },
     humansIn(voiceChannelId) {
       const names: string[] = [];
       for (const state of guild.voiceStates.cache.values()) {

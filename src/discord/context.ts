@@ -47,6 +47,8 @@ export interface GuildAccess {
   displayName(userId: string): string | undefined;
   /** Display names of the people (not bots) in a voice channel, from the voice state cache. */
   humansIn(voiceChannelId: string): readonly string[];
+  /** The bot's own name in this guild (its nickname, else its user name). */
+  readonly botName: string;
   /** Posts a message (mentions never ping) and returns its id. */
   send(channelId: string, text: string): Promise<string>;
   edit(channelId: string, messageId: string, text: string): Promise<void>;

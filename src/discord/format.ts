@@ -1,7 +1,13 @@
 import type { APIEmbed, APIEmbedField } from "discord.js";
 import { opusCodec } from "../audio/opus-codec.ts";
 import type { Backend, ConversationStatus, LatencyFigures } from "../bridge/types.ts";
-import type { CaptionSettings, GuildSettings, ListenPolicy, Persona } from "../persona.ts";
+import {
+  type CaptionSettings,
+  type GuildSettings,
+  type ListenPolicy,
+  type Persona,
+  smartTurnTaking,
+} from "../persona.ts";
 import type { UsageTotals } from "../store/guild-store.ts";
 import type { ShardPosition } from "./context.ts";
 
@@ -42,6 +48,28 @@ export function personaSummary(persona: Persona): string {
   ].join(" · ");
 }
 
+function turnTakingLabel(persona: Persona): string {
+  if (persona.turnTaking === "smart" && !smartTurnTaking(persona)) {
+    return "smart, but semantic_vad decides interruptions itself: any speech stops me";
+  }
+  return persona.turnTaking === "smart"
+    ? `smart: I pause when talked over, go on after a cough or a backchannel, stop for speech over ${persona.minInterruptionMs} ms or words`
+    : "service: any speech stops me";
+}
+
+function wakeLabel(persona: Persona): string {
+  const name = persona.wakeName ?? "my display name";
+  const follow = `, or within ${persona.followUpSeconds} s after I spoke`;
+  switch (persona.wakeMode) {
+    case "off":
+      return `off: I answer every turn (name: ${name})`;
+    case "group":
+      return `${name}: needed when two or more people are in the channel${follow}`;
+    case "always":
+      return `${name}: needed in every turn${follow}`;
+  }
+}
+
 function onOff(value: boolean): string {
   return value ? "on" : "off";
 }
@@ -70,6 +98,8 @@ export function settingsEmbed(settings: GuildSettings, title: string): APIEmbed 
     { name: "Transcription language", value: persona.transcriptionLanguage ?? "automatic", inline: true },
     { name: "Who is speaking", value: persona.attribution ? "told to the model" : "not told", inline: true },
     { name: "Time zone", value: persona.timeZone, inline: true },
+    { name: "Turn taking", value: turnTakingLabel(persona) },
+    { name: "Wake name", value: wakeLabel(persona) },
     { name: "Tools", value: persona.tools.length === 0 ? "none" : persona.tools.join(", ") },
     { name: "Listens to", value: listenLabel(settings.listen), inline: true },
     { name: "Captions", value: captionsLabel(settings.captions), inline: true },

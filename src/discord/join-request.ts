@@ -97,6 +97,7 @@ export function buildJoinRequest(input: JoinRequestInput): JoinRequest {
     captions,
     displayName: (userId) => guild.displayName(userId),
     roster: (voiceChannelId) => guild.humansIn(voiceChannelId),
+    botName: guild.botName,
     tools,
   };
 }

@@ -82,6 +82,11 @@ export interface LocalVoiceLiveServer {
    * chose the tool; the response after the client's `function_call_output` talks about the output.
    */
   callToolNext(call: ScriptedToolCall): void;
+  /**
+   * The next user turn committed (by a session whose instructions include `instructionsInclude`,
+   * or any) is transcribed as `transcript`: tests decide what was "said". Scripted turns queue.
+   */
+  transcribeNext(transcript: string, instructionsInclude?: string): void;
   /** The conversation of the most recently opened session, in order, as the server keeps it. */
   conversationItems(): readonly ConversationItem[];
   /** The effective configuration of the most recently opened session (instructions, voice, tools). */
@@ -142,6 +147,7 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
   #nextCloseAfter: CloseAfter | undefined;
   #stalled = false;
   readonly #toolCalls: ScriptedToolCall[] = [];
+  readonly #transcripts: { readonly transcript: string; readonly instructionsInclude?: string }[] = [];
   #latestSession: LocalSession | undefined;
   #port = 0;
 
@@ -218,6 +224,17 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
 
   callToolNext(call: ScriptedToolCall): void {
     this.#toolCalls.push(call);
+  }
+
+  transcribeNext(transcript: string, instructionsInclude?: string): void {
+    this.#transcripts.push({ transcript, instructionsInclude });
+  }
+
+  #takeTranscript(instructions: string): string | undefined {
+    const at = this.#transcripts.findIndex(
+      (t) => t.instructionsInclude === undefined || instructions.includes(t.instructionsInclude),
+    );
+    return at < 0 ? undefined : this.#transcripts.splice(at, 1)[0]!.transcript;
   }
 
   conversationItems(): readonly ConversationItem[] {
@@ -355,6 +372,7 @@ class LocalVoiceLive implements LocalVoiceLiveServer {
         speed: this.#options.speed ?? 4,
         chunkMs: this.#options.chunkMs ?? 100,
         nextToolCall: () => this.#toolCalls.shift(),
+        nextTranscript: (instructions) => this.#takeTranscript(instructions),
         logger: log,
       },
       transport,

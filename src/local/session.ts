@@ -42,6 +42,8 @@ export interface SessionSettings {
   readonly chunkMs: number;
   /** A function call a test wants as the next response, if any (taken once). */
   readonly nextToolCall?: () => ScriptedToolCall | undefined;
+  /** What a test says the next user turn of a session with these instructions said (taken once). */
+  readonly nextTranscript?: (instructions: string) => string | undefined;
   readonly logger: Logger;
 }
 
@@ -410,8 +412,11 @@ export class LocalSession {
     this.#send({ type: "input_audio_buffer.committed", previous_item_id: previousItemId, item_id: itemId });
     this.#send({ type: "conversation.item.created", previous_item_id: previousItemId, item });
     if (this.#session.input_audio_transcription) {
-      // There is no speech recognition offline: the transcript only says how much speech there was.
-      const transcript = `[local transcript: ${(audioMs / 1000).toFixed(1)} s of speech]`;
+      // There is no speech recognition offline: unless a test scripted the words, the transcript
+      // only says how much speech there was.
+      const transcript =
+        this.#settings.nextTranscript?.(this.#session.instructions ?? "") ??
+        `[local transcript: ${(audioMs / 1000).toFixed(1)} s of speech]`;
       this.#conversation.replace({
         item: { ...item, content: [{ type: "input_audio", audio: null, transcript }] },
         audioMs,

@@ -219,6 +219,8 @@ const POLL_MS = 5;
 /** Loopback connections are free; Azure takes the configured rate. */
 const LOCAL_CONNECTIONS_PER_MINUTE = 10_000;
 const DEFAULT_IDLE_TIMEOUT_SECONDS = 600;
+/** The simulated bot's name in its guild (the wake name unless the persona sets one). */
+export const SIM_BOT_NAME = "Voicelive";
 
 let harnessCount = 0;
 
@@ -462,6 +464,7 @@ export class SimHarness {
         channelId: guild.channelId,
         channelName: "simulated voice",
         initiatorId: guild.botId,
+        botName: SIM_BOT_NAME,
         adapterCreator: this.voice.adapterCreator({ userId: guild.botId, guildId }),
         settings: {
           persona,

@@ -33,6 +33,11 @@ const PERSONA_FIELDS: Readonly<Record<Exclude<keyof Persona, "turnDetection">, F
   attribution: "boolean",
   tools: "string-array",
   timeZone: "string",
+  turnTaking: "string",
+  minInterruptionMs: "number",
+  wakeName: "string-or-null",
+  wakeMode: "string",
+  followUpSeconds: "number",
 };
 
 const TURN_DETECTION_FIELDS: Readonly<Record<keyof Persona["turnDetection"], FieldType>> = {

@@ -49,12 +49,15 @@ export class TaggedFrameQueue<T> {
     return frame;
   }
 
-  /** Empties the queue; returns how many frames were dropped. */
-  clear(): number {
-    const dropped = this.#count;
-    while (this.#count > 0) this.shift();
+  /** Empties the queue, oldest first, telling `dropped` each frame's tag; returns how many were dropped. */
+  clear(dropped?: (tag: T | undefined) => void): number {
+    const count = this.#count;
+    while (this.#count > 0) {
+      dropped?.(this.#tags[this.#head]);
+      this.shift();
+    }
     this.#head = 0;
-    return dropped;
+    return count;
   }
 
   #grow(): void {

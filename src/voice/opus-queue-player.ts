@@ -135,10 +135,10 @@ export class OpusQueuePlayer<T = unknown> {
 
   /**
    * Drops every queued frame and stops output: at most the one frame the player already prepared
-   * still leaves. Returns the number of frames dropped.
+   * still leaves. `unsent` is told each dropped frame's tag, oldest first. Returns the number dropped.
    */
-  flush(): number {
-    const dropped = this.#queue.clear();
+  flush(unsent?: (tag: T | undefined) => void): number {
+    const dropped = this.#queue.clear(unsent);
     this.#complete = false;
     this.#endSource();
     return dropped;

@@ -51,11 +51,15 @@ export class OutputFeeder {
   readonly #encoding: FrameTicket[] = [];
   /** Tickets back from the player (or never used), ready for the next frame. */
   readonly #pool: FrameTicket[] = [];
+  /** Scratch list for pause(): the frames taken back from the player and the encoder, in order. */
+  readonly #held: FrameTicket[] = [];
   readonly #partial = new Int16Array(FRAME_SAMPLES_24K);
   #partialLength = 0;
   #partialItem: PlaybackItem | undefined;
   /** The last item's audio is complete: once everything is handed over, the burst may end. */
   #ended = false;
+  /** Held: frames keep arriving and wait here, none goes to the encoder until resume(). */
+  #paused = false;
   #gain = 1;
   #droppedFrames = 0;
   readonly #unsubscribe: () => void;
@@ -114,6 +118,34 @@ export class OutputFeeder {
     this.#topUp();
   }
 
+  /**
+   * Stops output like flush(), but keeps every frame not yet played, in order, for resume(). Frames
+   * already encoded are encoded again then: their packets would continue a stream that has ended.
+   */
+  pause(): void {
+    if (this.#paused) return;
+    this.#paused = true;
+    const held = this.#held;
+    held.length = 0;
+    this.#player.flush(this.#holdUnsent);
+    for (let i = 0; i < this.#encoding.length; i++) held.push(this.#encoding[i]!);
+    this.#encoding.length = 0;
+    this.#encoder.reset();
+    for (let i = held.length - 1; i >= 0; i--) this.#putBack(held[i]!);
+    held.length = 0;
+  }
+
+  /** Plays what pause() held, from the first frame not played. */
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    this.#topUp();
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
   /** Drops everything not yet played; at most one frame already prepared may still leave. */
   flush(): number {
     const dropped =
@@ -123,6 +155,7 @@ export class OutputFeeder {
     this.#partialLength = 0;
     this.#partialItem = undefined;
     this.#ended = false;
+    this.#paused = false;
     this.#encoder.reset();
     return dropped;
   }
@@ -166,6 +199,18 @@ export class OutputFeeder {
     this.#head = 0;
   }
 
+  readonly #holdUnsent = (ticket: FrameTicket | undefined): void => {
+    if (ticket !== undefined) this.#held.push(ticket);
+  };
+
+  /** Puts a frame back in front of the waiting ones. */
+  #putBack(ticket: FrameTicket): void {
+    if (this.#count === this.#waiting.length) this.#grow();
+    this.#head = (this.#head - 1 + this.#waiting.length) % this.#waiting.length;
+    this.#waiting[this.#head] = ticket;
+    this.#count++;
+  }
+
   #takeWaiting(): FrameTicket {
     const ticket = this.#waiting[this.#head]!;
     this.#waiting[this.#head] = undefined;
@@ -181,7 +226,11 @@ export class OutputFeeder {
 
   /** Hands frames to the encoder until the player holds (or will soon hold) the lookahead. */
   #topUp(): void {
-    while (this.#count > 0 && this.#player.queuedFrames + this.#encoding.length < this.#lookahead) {
+    while (
+      !this.#paused &&
+      this.#count > 0 &&
+      this.#player.queuedFrames + this.#encoding.length < this.#lookahead
+    ) {
       const ticket = this.#takeWaiting();
       this.#encoding.push(ticket);
       // May call #encoded() at once (inline encoder); either way the PCM is consumed before it returns.
@@ -209,7 +258,13 @@ export class OutputFeeder {
 
   /** Everything of an ended item is in the player: let it play out and end the burst without waiting. */
   #completeIfDrained(): void {
-    if (this.#ended && this.#count === 0 && this.#encoding.length === 0 && this.#partialLength === 0) {
+    if (
+      !this.#paused &&
+      this.#ended &&
+      this.#count === 0 &&
+      this.#encoding.length === 0 &&
+      this.#partialLength === 0
+    ) {
       this.#player.markComplete();
     }
   }

@@ -57,6 +57,19 @@ export class OutputPath implements OutputPort {
     if (item !== undefined) this.#feeder.endItem(item, receivedAt);
   }
 
+  get paused(): boolean {
+    return this.#feeder.paused;
+  }
+
+  pause(): void {
+    this.#feeder.pause();
+    this.#feeder.setGain(1);
+  }
+
+  resume(): void {
+    this.#feeder.resume();
+  }
+
   interrupt(): Interruption {
     const framesFlushed = this.#feeder.flush();
     this.#feeder.setGain(1);

@@ -20,7 +20,12 @@ import { ScriptedRealtime, ScriptedVoiceChannel } from "./scripted-ports.ts";
  */
 
 const settings = (captions = false): GuildSettings => ({
-  persona: { ...defaultPersona({ instructions: "Be brief.", voice: "alloy" }), ducking: true },
+  // The service's barge-in; smart turn-taking has its own tests (turn-taking.test.ts).
+  persona: {
+    ...defaultPersona({ instructions: "Be brief.", voice: "alloy" }),
+    ducking: true,
+    turnTaking: "service",
+  },
   captions: { enabled: captions, channelId: null },
   listen: { mode: "everyone" },
 });

@@ -204,6 +204,7 @@ export class ScriptedOutput implements OutputPort {
   #partialSamples = 0;
   #current: PlaybackItem | undefined;
   gain = 1;
+  paused = false;
 
   constructor(frameSent: (item: PlaybackItem, audioReceivedAt: number) => void) {
     this.#frameSent = frameSent;
@@ -240,7 +241,17 @@ export class ScriptedOutput implements OutputPort {
     this.#partialSamples = 0;
   }
 
+  pause(): void {
+    this.paused = true;
+    this.gain = 1;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
   interrupt(): Interruption {
+    this.paused = false;
     const framesFlushed = this.#queue.length;
     this.#queue.length = 0;
     this.#partialSamples = 0;
@@ -265,9 +276,9 @@ export class ScriptedOutput implements OutputPort {
     this.gain = gain;
   }
 
-  /** The channel plays up to `frames` queued frames, reporting each as the real player does. */
+  /** The channel plays up to `frames` queued frames (none while paused), reporting each as the real player does. */
   playFrames(frames: number): void {
-    for (let i = 0; i < frames; i++) {
+    for (let i = 0; i < frames && !this.paused; i++) {
       const next = this.#queue.shift();
       if (next === undefined) return;
       next.item.framesSent++;

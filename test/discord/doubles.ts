@@ -80,6 +80,7 @@ export class RecordingTransport implements InteractionTransport {
 
 export class FakeGuild implements GuildAccess {
   readonly id = GUILD_ID;
+  readonly botName = "Voicelive";
   readonly channels = new Map<string, ChannelInfo>(
     [VOICE, OTHER_VOICE, TEXT].map((channel) => [channel.id, channel]),
   );

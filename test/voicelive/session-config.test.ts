@@ -31,8 +31,9 @@ describe("buildSessionConfig", () => {
         threshold: 0.5,
         prefix_padding_ms: 300,
         silence_duration_ms: 500,
-        create_response: true,
-        interrupt_response: true,
+        // Smart turn-taking (the default): the bot decides interruptions and asks for answers.
+        create_response: false,
+        interrupt_response: false,
       },
       input_audio_noise_reduction: null,
       input_audio_echo_cancellation: null,
@@ -40,6 +41,23 @@ describe("buildSessionConfig", () => {
       input_audio_transcription: { model: "gpt-4o-mini-transcribe" },
       temperature: 0.8,
     });
+  });
+
+  it("leaves interruptions and answers to the service with turn_taking service and no wake name", () => {
+    const service = { ...persona, turnTaking: "service" as const };
+    expect(built(service).turn_detection).toMatchObject({ create_response: true, interrupt_response: true });
+    expect(built({ ...service, wakeMode: "group" }).turn_detection).toMatchObject({
+      create_response: false,
+      interrupt_response: true,
+    });
+  });
+
+  it("keeps semantic_vad's own turn-taking: it has no interrupt or answer switch to send", () => {
+    const semantic = {
+      ...persona,
+      turnDetection: { ...persona.turnDetection, type: "semantic_vad" as const },
+    };
+    expect(built(semantic).turn_detection).toEqual({ type: "semantic_vad" });
   });
 
   it("builds Azure voices with options, semantic VAD and audio processing", () => {
@@ -80,8 +98,8 @@ describe("buildSessionConfig", () => {
       type: "azure_semantic_vad",
       remove_filler_words: true,
       end_of_utterance_detection: { model: "semantic_detection_v1" },
-      create_response: true,
-      interrupt_response: true,
+      create_response: false,
+      interrupt_response: false,
     });
     expect(config.input_audio_noise_reduction).toEqual({ type: "azure_deep_noise_suppression" });
     expect(config.input_audio_echo_cancellation).toEqual({ type: "server_echo_cancellation" });
