@@ -568,9 +568,9 @@ export class GuildBridge {
   };
 
   readonly #turnActions = {
-    pause: (): void => {
+    pause: (at: number): void => {
       this.#output.pause();
-      this.#options.observer?.paused?.(performance.now());
+      this.#options.observer?.paused?.(at);
     },
     resume: (): void => this.#output.resume(),
     cut: (at: number): void => this.#bargeIn(at),

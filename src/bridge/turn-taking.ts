@@ -24,7 +24,7 @@ const TRACKED_TURNS = 16;
 
 export interface TurnActions {
   /** Stop the bot's voice now and hold the rest. */
-  pause(): void;
+  pause(at: number): void;
   resume(): void;
   /** Cut the answer for good (cancel, truncate at what was heard). */
   cut(at: number): void;
@@ -114,7 +114,7 @@ export class TurnTaker {
       return;
     }
     if (this.#policy.smart && botBusy) {
-      this.#actions.pause();
+      this.#actions.pause(now);
       this.#hold = { pausedAt: now, onsetAt, lastSpeechAt, itemIds: [itemId] };
       this.#turns.set(itemId, newTurn("held", now));
       return;

@@ -180,6 +180,13 @@ export interface GuildRecord {
   /** Each speaker note the model was given: the display names it named. */
   readonly speakerNotes: (readonly string[])[];
   readonly toolCalls: ToolCallRecord[];
+  /** Smart turn-taking: when the bot's voice paused for speech over it, and when a held answer went on. */
+  readonly pauses: number[];
+  readonly resumes: { readonly at: number; readonly pausedAt: number }[];
+  /** When the bot asked for a response to a user turn (smart turn-taking, wake name). */
+  readonly responseRequests: number[];
+  /** User items not answered because the wake name was not said. */
+  readonly ignoredTurns: string[];
 }
 
 /** One pass of a user's speech through the channel. */
@@ -278,6 +285,10 @@ function emptyRecord(): GuildRecord {
     nonSilentPackets: 0,
     speakerNotes: [],
     toolCalls: [],
+    pauses: [],
+    resumes: [],
+    responseRequests: [],
+    ignoredTurns: [],
   };
 }
 
@@ -478,7 +489,7 @@ export class SimHarness {
         ...(options.captions === true ? { captions: guild.captionSink } : {}),
         // Without a Discord guild there are no member names and no tools; application mode has both.
         displayName: () => undefined,
-        roster: () => [],
+        roster: () => guild.users.map((_, i) => `user ${i + 1}`),
         tools: NO_TOOLS,
       });
     } catch (error) {
@@ -565,6 +576,8 @@ export class SimGuild {
   /** Application mode: the messages the bot posted in this server (notices, captions), with edits. */
   readonly messages: ChannelMessage[] = [];
   readonly record: GuildRecord = emptyRecord();
+  /** The users put in the channel without Discord (application mode keeps its own members). */
+  readonly users: string[] = [];
   readonly observer: BridgeObserver;
   readonly captionSink: CaptionSink;
   readonly #harness: SimHarness;
@@ -621,6 +634,7 @@ export class SimGuild {
     if (discord === undefined) {
       userId ??= snowflake();
       this.#harness.voice.addUser(this.guildId, userId);
+      this.users.push(userId);
     } else if (userId === undefined || userId !== this.initiatorId) {
       userId = discord.addMember(this.guildId, userId === undefined ? {} : { id: userId });
       discord.setUserVoice(this.guildId, userId, this.channelId);
@@ -648,6 +662,7 @@ export class SimGuild {
     const discord = this.#harness.discord;
     if (discord === undefined) {
       this.#harness.voice.addUser(this.guildId, userId);
+      this.users.push(userId);
       return userId;
     }
     const member = discord.addMember(this.guildId, { id: userId });
@@ -804,6 +819,10 @@ export class SimGuild {
         record.truncations.push({ itemId, audioEndMs, at: performance.now() }),
       speakersNoted: (names) => record.speakerNotes.push(names),
       toolCalled: (call) => record.toolCalls.push(call),
+      paused: (at) => record.pauses.push(at),
+      resumed: (at, pausedAt) => record.resumes.push({ at, pausedAt }),
+      responseRequested: (at) => record.responseRequests.push(at),
+      turnIgnored: (itemId) => record.ignoredTurns.push(itemId),
     };
   }
 

@@ -39,7 +39,7 @@ describe("captions", () => {
     );
     expect(message()[0]).toBe(userLine);
     const full = /^\(echo of \d+\.\d s\)$/;
-    const said = botLine!.replace(/^\*\*Bot:\*\* _\(interrupted\)_ /, "");
+    const said = botLine!.replace(/^\*\*Voicelive:\*\* _\(interrupted\)_ /, "");
     expect(said).not.toBe(botLine);
     expect(said).not.toMatch(full);
     expect(said.endsWith("…")).toBe(true);
@@ -66,7 +66,7 @@ describe("captions", () => {
     const said = message()
       .at(-1)!
       .split("\n")[1]!
-      .replace(/^\*\*Bot:\*\* _\(interrupted\)_ /, "");
+      .replace(/^\*\*Voicelive:\*\* _\(interrupted\)_ /, "");
     // The words whose audio ended by the played position, by the timestamps the server sent.
     const words = harness
       .local!.wordTimestampsSent()

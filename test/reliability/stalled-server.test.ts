@@ -72,7 +72,11 @@ describe("a Voice Live server that stops reading", () => {
           speed: 20,
           logger: captured.logger,
         });
-        const built = buildSessionConfig(defaultPersona({ instructions: "Be brief.", voice: "alloy" }));
+        const built = buildSessionConfig({
+          // A session without a bridge: the service answers each turn by itself.
+          ...defaultPersona({ instructions: "Be brief.", voice: "alloy" }),
+          turnTaking: "service",
+        });
         if (!built.ok) throw new Error(built.problems.join("; "));
         session = new VoiceLiveSession({
           azure: rigAzure(local.url, "stall-test-key-0123456"),

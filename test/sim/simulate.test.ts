@@ -84,11 +84,14 @@ describe("npm run simulate", () => {
     }
     expect(r.bargeIn).toBeNull();
     expect(r.responses.map((response: { status: string }) => response.status)).toEqual(["completed"]);
-    // The configuration, then the speech, with the note naming its speaker created during it.
+    // The configuration, then the speech, with the note naming its speaker created during it, and
+    // (smart turn-taking) the bot asking for the answer once the turn is committed.
     expect(r.clientEvents.map((run: { type: string }) => run.type)).toEqual([
       "session.update",
       "input_audio_buffer.append",
       "conversation.item.create",
+      "input_audio_buffer.append",
+      "response.create",
       "input_audio_buffer.append",
     ]);
     expect(r.speakersAttributed).toBe(1);

@@ -15,7 +15,11 @@ import {
   until,
 } from "./fake-service.ts";
 
-const built = buildSessionConfig(defaultPersona({ instructions: "Be brief.", voice: "alloy" }));
+const built = buildSessionConfig({
+  // A session without a bridge: the service answers each turn by itself.
+  ...defaultPersona({ instructions: "Be brief.", voice: "alloy" }),
+  turnTaking: "service",
+});
 if (!built.ok) throw new Error("default persona must build");
 const config: SessionConfig = built.config;
 
