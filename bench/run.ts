@@ -15,6 +15,7 @@ const SECTIONS: Readonly<Record<string, () => Promise<{ section: BenchSection }>
   idle: () => import("./idle.ts"),
   capacity: () => import("./capacity.ts"),
   dave: () => import("./dave.ts"),
+  turns: () => import("./turns.ts"),
 };
 
 const RESULTS = new URL("./results.json", import.meta.url);

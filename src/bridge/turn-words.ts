@@ -127,6 +127,13 @@ function nameSpans(words: readonly string[], name: readonly string[]): [number, 
     } else if (name.length > 1 && words[at] !== undefined && sameName(words[at]!, joined)) {
       // "Sky Bot" recognised as "skybot".
       spans.push([at, at + 1]);
+    } else if (
+      name.length === 1 &&
+      words[at + 1] !== undefined &&
+      sameName(words[at]! + words[at + 1]!, joined)
+    ) {
+      // "Voicelive" recognised as "voice live".
+      spans.push([at, at + 2]);
     }
   }
   return spans;

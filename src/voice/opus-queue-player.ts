@@ -92,6 +92,11 @@ export class OpusQueuePlayer<T = unknown> {
   #underrunFrames = 0;
   #sent = 0;
   #refused = 0;
+  /**
+   * A frame (not silence) was taken in this cycle and waits on the connection for the next
+   * dispatch. Preparing another now would overwrite it: a frame counted as played but never sent.
+   */
+  #framePending = false;
 
   constructor(options: OpusQueuePlayerOptions = {}) {
     this.#minBufferFrames = positiveInteger("minBufferFrames", options.minBufferFrames ?? 3);
@@ -110,6 +115,7 @@ export class OpusQueuePlayer<T = unknown> {
   attach(connection: VoiceConnection): void {
     this.#subscription?.unsubscribe();
     this.#subscription = connection.subscribe(this.#player);
+    this.#framePending = false;
   }
 
   /**
@@ -198,9 +204,10 @@ export class OpusQueuePlayer<T = unknown> {
     this.#player.play(resource);
     // The library would pull the first frame at its next cycle and send it one cycle later (it
     // prepares a cycle ahead); prepared on the connection now, it leaves at the next cycle: 20 ms
-    // off the start of every answer. It also replaces any silence frame the last burst left there.
+    // off the start of every answer. It also replaces any silence frame the last burst left there;
+    // a frame of the last burst (flushed just after the player took it) leaves first instead.
     const connection = this.#subscription?.connection;
-    if (connection?.state.status === VoiceConnectionStatus.Ready) {
+    if (!this.#framePending && connection?.state.status === VoiceConnectionStatus.Ready) {
       connection.prepareAudioPacket(this.#takeFrame());
     }
   }
@@ -222,6 +229,7 @@ export class OpusQueuePlayer<T = unknown> {
     const tag = queue.peekTag();
     const frame = queue.shift()!;
     this.#sent++;
+    this.#framePending = true;
     this.#notifySent(tag);
     if (this.#complete && queue.length === 0) this.#endSource();
     return frame;
@@ -246,6 +254,8 @@ export class OpusQueuePlayer<T = unknown> {
 
   /** Called by the AudioPlayer once per 20 ms cycle while a burst plays. */
   readonly #pull = (): Buffer | null => {
+    // The library dispatches a player's prepared packet before it pulls the next one.
+    this.#framePending = false;
     if (this.#paddingLeft > 0) {
       if (--this.#paddingLeft === 0) this.#stopSource();
       return SILENCE_FRAME;

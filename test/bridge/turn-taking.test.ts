@@ -61,6 +61,11 @@ describe("backchannels and the wake name (words only)", () => {
     expect(addressing("Ask Voicelife about it", "Voicelive")).toMatchObject({ named: true });
     expect(addressing("ask skybot", "Sky Bot")).toMatchObject({ named: true, nameOnly: false });
     expect(addressing("Sky bot!", "Sky Bot")).toEqual({ named: true, nameOnly: true });
+    expect(addressing("Voice live, are you there?", "Voicelive")).toMatchObject({
+      named: true,
+      nameOnly: false,
+    });
+    expect(addressing("hey voice live", "Voicelive")).toEqual({ named: true, nameOnly: true });
     expect(addressing("what did you think about the movie", "Voicelive").named).toBe(false);
   });
 });

@@ -118,6 +118,46 @@ describe("/persona set", () => {
     expect(await h.store.settings(GUILD_ID)).toEqual(before);
   });
 
+  it("saves the turn-taking settings, and none gives the wake name back to the display name", async () => {
+    await run("set", {
+      turn_taking: "service",
+      min_interruption_ms: 800,
+      wake_mode: "group",
+      wake_name: "  Nova   Bot ",
+      follow_up_seconds: 0,
+    });
+    expect((await h.store.settings(GUILD_ID)).persona).toMatchObject({
+      turnTaking: "service",
+      minInterruptionMs: 800,
+      wakeMode: "group",
+      wakeName: "Nova Bot",
+      followUpSeconds: 0,
+    });
+    expect(h.transport.messages[0]?.content).toMatch(/^Saved: /);
+    await run("set", { wake_name: "None" });
+    expect((await h.store.settings(GUILD_ID)).persona.wakeName).toBeNull();
+  });
+
+  it.each([
+    [{ turn_taking: "sometimes" }, "turn taking:"],
+    [{ min_interruption_ms: 50 }, "min interruption:"],
+    [{ min_interruption_ms: 3001 }, "min interruption:"],
+    [{ wake_mode: "loud" }, "wake mode:"],
+    [{ wake_mode: "group", turn_detection: "semantic_vad" }, "wake mode:"],
+    [{ wake_name: "1234" }, "wake name:"],
+    [{ wake_name: "x".repeat(33) }, "wake name:"],
+    [{ follow_up_seconds: -1 }, "follow up:"],
+    [{ follow_up_seconds: 301 }, "follow up:"],
+  ])("turn-taking: answers %o with a message naming %s and saves nothing", async (options, field) => {
+    await h.store.changePersona(GUILD_ID, { wakeName: "Nova" });
+    const before = await h.store.settings(GUILD_ID);
+    await run("set", options);
+    expect(h.transport.messages).toHaveLength(1);
+    expect(h.transport.messages[0]?.content).toContain("Nothing was saved");
+    expect(h.transport.messages[0]?.content).toContain(field);
+    expect(await h.store.settings(GUILD_ID)).toEqual(before);
+  });
+
   it("treats auto as automatic language detection", async () => {
     await h.store.changePersona(GUILD_ID, { transcriptionLanguage: "fr" });
     await run("set", { transcription_language: "auto" });

@@ -12,7 +12,9 @@ import { captureLogs } from "./logs.ts";
 const logs = captureLogs();
 let h: AppHarness;
 beforeAll(async () => {
-  h = await AppHarness.start({ logger: logs.logger });
+  // This file runs more commands in one guild within a minute than its default budget (20); the
+  // budget itself is tested in test/discord.
+  h = await AppHarness.start({ logger: logs.logger, env: { COMMANDS_PER_MINUTE_PER_GUILD: "100" } });
 }, 30_000);
 afterAll(async () => h?.close());
 
@@ -75,6 +77,35 @@ describe("every command answers once, as the member should see it", () => {
     const shown = only(await answer("persona show", {}, owner()), "reply", true);
     expect(text(shown)).toContain("echo");
     expect(text(shown)).not.toContain("robot");
+  });
+
+  it("/persona set: the turn-taking options, as Discord sends them, saved and shown; a bad one refused", async () => {
+    const saved = only(
+      await answer(
+        "persona set",
+        {
+          turn_taking: "smart",
+          min_interruption_ms: 700,
+          wake_mode: "group",
+          wake_name: "Nova",
+          follow_up_seconds: 45,
+        },
+        owner(),
+      ),
+      "reply",
+      true,
+    );
+    expect(saved.content).toMatch(/^Saved: /);
+    const refused = only(await answer("persona set", { wake_name: "42" }, owner()), "reply", true);
+    expect(refused.content).toMatch(/^Nothing was saved:\n• wake name:/);
+    // Discord's own client keeps numbers inside the declared range.
+    expect(() =>
+      h.discord.command(h.guild.id, h.guild.ownerId, "persona set", { min_interruption_ms: 50 }),
+    ).toThrow(/out of its range/);
+    const shown = text(only(await answer("persona show", {}, owner()), "reply", true));
+    expect(shown).toContain("stop for speech over 700 ms");
+    expect(shown).toContain("Nova: needed when two or more people are in the channel, or within 45 s");
+    expect(shown).not.toContain("42");
   });
 
   it("/persona set without Manage Server is refused and nothing is saved", async () => {

@@ -92,6 +92,26 @@ describe("OpusQueuePlayer", () => {
     expect(wire.map((p) => p.opus)).toEqual([...first, ...second].slice(0, wire.length));
   });
 
+  it("starts the next burst right after a flush without overwriting the frame still prepared", async () => {
+    const { managed, player } = await playerOnConnection();
+    const first = markedFrames(1, 20);
+    const second = markedFrames(2, 10);
+    let taken = 0;
+    player.onFrameSent(() => {
+      // Between the player taking its 8th frame and sending it: a barge-in, and the next answer's audio.
+      if (++taken !== 8) return;
+      queueMicrotask(() => {
+        player.flush();
+        for (const frame of second) player.enqueue(frame);
+        player.markComplete();
+      });
+    });
+    for (const frame of first) player.enqueue(frame);
+    await waitFor(() => player.framesSent === 18 && !player.playing, "the second burst");
+    await sleep(100);
+    expect(audible(managed.guildId).map((p) => p.opus)).toEqual([...first.slice(0, 8), ...second]);
+  });
+
   it("waits for the minimum buffer unless the burst is complete", async () => {
     const { managed, player } = await playerOnConnection({ minBufferFrames: 3 });
     for (const frame of markedFrames(1, 2)) player.enqueue(frame);
