@@ -20,6 +20,7 @@ import type { BenchSection, Figures } from "./section.ts";
  *   answer reaches the channel after the pause and the answer is then truncated, never resumed.
  *   Short real words ("Wait.", under min_interruption_ms) are a fourth kind, reported apart: the
  *   bot resumes before their transcript can arrive and cuts when it does (the known limit).
+ *   The same coughs and backchannels in a `service` guild are the control.
  * - Latency: the same ordinary turns in a `service` and a `smart` guild; the added latency is the
  *   difference of their median end-of-speech → first-bot-audio times.
  * - Wake name: a group of two with `wake_mode: group` and `follow_up_seconds: 0` (so each turn is
@@ -111,6 +112,7 @@ async function interruptionTrial(
   server: LocalVoiceLiveServer,
   kind: Kind,
   random: () => number,
+  turnTaking: Persona["turnTaking"],
 ): Promise<InterruptionOutcome> {
   const record = guild.record;
   const before = {
@@ -135,8 +137,9 @@ async function interruptionTrial(
   server.transcribeNext(kind === "cough" ? "" : pick(random, SAID[kind]), key);
   const interjection = await guild.speak(other!, { pcm });
   const interjectionEnd = lastSentAt(interjection.sentAt);
-  const realOne = kind === "real" || kind === "word";
-  const answered = await quiet(guild, before.responses + (realOne ? 2 : 1));
+  // The service answers what cut its answer, cough or not.
+  const cutsAndAnswers = kind === "real" || kind === "word" || turnTaking === "service";
+  const answered = await quiet(guild, before.responses + (cutsAndAnswers ? 2 : 1));
   await sleep(SETTLE_MS);
 
   const answer = record.handed[before.handed];
@@ -163,7 +166,8 @@ async function interruptionTrial(
     resumes.length === pauses.length &&
     statuses.length === 1 &&
     statuses[0] === "completed" &&
-    record.responseRequests.length - before.requests === 1;
+    // The bot asked for the one answer, and nothing for the interjection (the service asks itself).
+    (turnTaking === "service" || record.responseRequests.length - before.requests === 1);
   const resume = resumes[0];
   if (resume === undefined) return { kind, correct, paused };
   const firstResumed = played.find((frame) => frame.capturedAt > resume.at);
@@ -177,23 +181,43 @@ async function interruptionTrial(
   };
 }
 
+interface InterruptionSet {
+  readonly turnTaking: Persona["turnTaking"];
+  readonly guilds: number;
+  readonly trialsPerGuild: number;
+  readonly kinds: readonly Kind[];
+}
+
+const SMART_SET: InterruptionSet = {
+  turnTaking: "smart",
+  guilds: INTERRUPTION_GUILDS,
+  trialsPerGuild: INTERRUPTION_TRIALS_PER_GUILD,
+  kinds: ["cough", "backchannel", "real", "word"],
+};
+/** The control: the same false interruptions with `turn_taking: service`. */
+const SERVICE_SET: InterruptionSet = {
+  turnTaking: "service",
+  guilds: 1,
+  trialsPerGuild: 12,
+  kinds: ["cough", "backchannel"],
+};
+
 async function interruptions(
   harness: SimHarness,
   server: LocalVoiceLiveServer,
+  { turnTaking, guilds, trialsPerGuild, kinds }: InterruptionSet,
 ): Promise<{ outcomes: InterruptionOutcome[]; framesNotHeard: number }> {
-  const kinds: readonly Kind[] = ["cough", "backchannel", "real", "word"];
   const perGuild = await Promise.all(
-    Array.from({ length: INTERRUPTION_GUILDS }, async (_, g) => {
-      const key = `Turns bench interruptions ${g}:`;
+    Array.from({ length: guilds }, async (_, g) => {
+      const key = `Turns bench interruptions ${turnTaking} ${g}:`;
       const random = seededRandom(0x7a11 + g);
-      const guild = await harness.join({ persona: persona(key) });
+      const guild = await harness.join({ persona: persona(key, { turnTaking }) });
       const users = [await guild.addUser(), await guild.addUser()];
       await sleep(g * 700);
       const outcomes: InterruptionOutcome[] = [];
-      for (let t = 0; t < INTERRUPTION_TRIALS_PER_GUILD; t++) {
-        outcomes.push(
-          await interruptionTrial(guild, users, key, server, kinds[(t + g) % kinds.length]!, random),
-        );
+      for (let t = 0; t < trialsPerGuild; t++) {
+        const kind = kinds[(t + g) % kinds.length]!;
+        outcomes.push(await interruptionTrial(guild, users, key, server, kind, random, turnTaking));
       }
       // The judging pairs the k-th frame handed to the player with the k-th packet heard: valid
       // only while every frame counted as played really reached the channel.
@@ -291,7 +315,10 @@ export async function turnsScenario(): Promise<Figures> {
   });
   try {
     const server = harness.local!;
-    const { outcomes, framesNotHeard } = await interruptions(harness, server);
+    const [{ outcomes, framesNotHeard }, control] = await Promise.all([
+      interruptions(harness, server, SMART_SET),
+      sleep(1_000).then(() => interruptions(harness, server, SERVICE_SET)),
+    ]);
     const [service, smart] = await Promise.all([
       latencies(harness, "service", 0x1a7e),
       sleep(1_700).then(() => latencies(harness, "smart", 0x1a7e)),
@@ -345,6 +372,13 @@ export async function turnsScenario(): Promise<Figures> {
       },
       wake: woken,
       framesNotHeard,
+      service: {
+        falseInterruptionsResumedPercent: percent(
+          control.outcomes.filter((o) => o.correct).length,
+          control.outcomes.length,
+        ),
+        trials: control.outcomes.length,
+      },
     };
   } finally {
     await harness.close();

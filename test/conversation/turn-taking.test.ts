@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { seededRandom } from "../../src/audio/analysis.ts";
-import { FRAME_SAMPLES_48K } from "../../src/audio/constants.ts";
 import { defaultPersona, type Persona } from "../../src/persona.ts";
 import type { SimGuild, SimHarness } from "../../src/sim/harness.ts";
+import { coughBurst } from "../../src/sim/synthetic-speech.ts";
 import { sleep, waitFor } from "../sim/voice-test-kit.ts";
 import { fixtureFrames, untilAnswered, useHarness } from "./helpers.ts";
 
@@ -13,22 +12,6 @@ import { fixtureFrames, untilAnswered, useHarness } from "./helpers.ts";
  */
 
 const PERSONA: Persona = defaultPersona({ instructions: "You are a test voice.", voice: "alloy" });
-
-/** A cough-like burst of noise, 48 kHz stereo frames. */
-function noiseBurst(ms: number, seed: number): Int16Array[] {
-  const random = seededRandom(seed);
-  const frames: Int16Array[] = [];
-  for (let f = 0; f < ms / 20; f++) {
-    const frame = new Int16Array(FRAME_SAMPLES_48K * 2);
-    for (let i = 0; i < FRAME_SAMPLES_48K; i++) {
-      const sample = Math.round((random() * 2 - 1) * 9000);
-      frame[2 * i] = sample;
-      frame[2 * i + 1] = sample;
-    }
-    frames.push(frame);
-  }
-  return frames;
-}
 
 /** A short stretch of real speech (mid-sentence, so loud from its first frame). */
 function shortSpeech(ms: number): Int16Array[] {
@@ -66,7 +49,7 @@ describe("smart turn-taking", () => {
     await answerUnderWay(guild, alice, 500);
     // Recognition finds no words in a cough.
     local(harness).transcribeNext("");
-    await guild.speak(bob, { pcm: noiseBurst(300, 7) });
+    await guild.speak(bob, { pcm: coughBurst(300, 7) });
     await waitFor(() => guild.record.resumes.length > 0, "the answer to resume");
     await untilAnswered(guild, 1);
 
@@ -127,7 +110,7 @@ describe("smart turn-taking", () => {
     const alice = await guild.addUser();
     const bob = await guild.addUser();
     await answerUnderWay(guild, alice, 500);
-    await guild.speak(bob, { pcm: noiseBurst(300, 9) });
+    await guild.speak(bob, { pcm: coughBurst(300, 9) });
     await waitFor(() => guild.record.truncations.length === 1, "the cut");
     expect(guild.record.pauses).toEqual([]);
     expect(guild.record.resumes).toEqual([]);
