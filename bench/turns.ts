@@ -146,18 +146,24 @@ async function interruptionTrial(
   const pauses = record.pauses.slice(before.pauses);
   const resumes = record.resumes.slice(before.resumes);
   const cut = record.truncations.length > before.truncations;
-  const played = guild.playedFrames().filter((frame) => frame.itemId === answer?.itemId);
+  // Until the next answer's first frame, every packet with sound in the channel is the question's
+  // answer: counted from the packets themselves, with no pairing that one lost frame would shift.
+  const nextAnswerAt =
+    record.handed.slice(before.handed).find((frame) => frame.itemId !== answer?.itemId)?.at ??
+    Number.POSITIVE_INFINITY;
+  const answerPackets = guild.packets.filter(
+    (packet) =>
+      !packet.isSilence && packet.receivedAt > (answer?.at ?? 0) && packet.receivedAt < nextAnswerAt,
+  );
+  const heardAfter = (at: number): number => answerPackets.filter((packet) => packet.receivedAt > at).length;
   const paused = pauses.length > 0;
+  const pausedAt = pauses[0] ?? Number.POSITIVE_INFINITY;
   if (kind === "real") {
-    const pausedAt = pauses[0];
-    const afterPause = pausedAt === undefined ? 0 : played.filter((f) => f.capturedAt > pausedAt).length;
-    const correct = answered && paused && resumes.length === 0 && cut && afterPause <= 1;
+    const correct = answered && paused && resumes.length === 0 && cut && heardAfter(pausedAt) <= 1;
     return { kind, correct, paused };
   }
   if (kind === "word") {
-    const pausedAt = pauses[0];
-    const afterPause = pausedAt === undefined ? 0 : played.filter((f) => f.capturedAt > pausedAt).length;
-    return { kind, correct: answered && paused && cut, paused, heardBeforeCutMs: afterPause * 20 };
+    return { kind, correct: answered && paused && cut, paused, heardBeforeCutMs: heardAfter(pausedAt) * 20 };
   }
   const statuses = record.responses.slice(before.responses).map((response) => response.status);
   const correct =
@@ -170,14 +176,14 @@ async function interruptionTrial(
     (turnTaking === "service" || record.responseRequests.length - before.requests === 1);
   const resume = resumes[0];
   if (resume === undefined) return { kind, correct, paused };
-  const firstResumed = played.find((frame) => frame.capturedAt > resume.at);
+  const firstResumed = answerPackets.find((packet) => packet.receivedAt > resume.at);
   if (firstResumed === undefined) return { kind, correct: false, paused };
   return {
     kind,
     correct,
     paused,
-    resumeGapMs: firstResumed.capturedAt - interjectionEnd,
-    pauseToResumeMs: firstResumed.capturedAt - resume.pausedAt,
+    resumeGapMs: firstResumed.receivedAt - interjectionEnd,
+    pauseToResumeMs: firstResumed.receivedAt - resume.pausedAt,
   };
 }
 
@@ -219,8 +225,8 @@ async function interruptions(
         const kind = kinds[(t + g) % kinds.length]!;
         outcomes.push(await interruptionTrial(guild, users, key, server, kind, random, turnTaking));
       }
-      // The judging pairs the k-th frame handed to the player with the k-th packet heard: valid
-      // only while every frame counted as played really reached the channel.
+      // Frames counted as played that never reached the channel (each would make a truncation
+      // 20 ms late); the judging above counts packets and does not depend on it.
       const framesNotHeard = guild.record.handed.length - guild.record.nonSilentPackets;
       await guild.leave();
       return { outcomes, framesNotHeard };
@@ -394,7 +400,6 @@ export const section: BenchSection = {
     { figure: "resumeGapP50Ms", atMost: 300 },
     { figure: "wakeIgnoredPercent", atLeast: 100 },
     { figure: "wakeAnsweredPercent", atLeast: 100 },
-    { figure: "framesNotHeard", atMost: 0 },
   ],
   run: turnsScenario,
 };
