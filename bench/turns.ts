@@ -2,7 +2,7 @@ import { seededRandom } from "../src/audio/analysis.ts";
 import type { LocalVoiceLiveServer } from "../src/local/server.ts";
 import { createLogger } from "../src/log.ts";
 import { defaultPersona, type Persona } from "../src/persona.ts";
-import { type SimGuild, SimHarness } from "../src/sim/harness.ts";
+import { lastSentAt, type SimGuild, SimHarness } from "../src/sim/harness.ts";
 import { coughBurst, voicedSpeech } from "../src/sim/synthetic-speech.ts";
 import { sleep, until } from "./fleet.ts";
 import { percentile, round } from "./measure.ts";
@@ -89,11 +89,6 @@ function pick<T>(random: () => number, items: readonly T[]): T {
   return items[Math.floor(random() * items.length)]!;
 }
 
-function lastSentAt(sentAt: Float64Array): number {
-  for (let i = sentAt.length - 1; i >= 0; i--) if (!Number.isNaN(sentAt[i]!)) return sentAt[i]!;
-  return Number.NaN;
-}
-
 function persona(key: string, change: Partial<Persona> = {}): Persona {
   return { ...defaultPersona({ instructions: `${key} You are a test voice.`, voice: "alloy" }), ...change };
 }
@@ -136,7 +131,7 @@ async function interruptionTrial(
       : voicedSpeech(between(random, kind === "real" ? SENTENCE_MS : SHORT_MS), seed);
   server.transcribeNext(kind === "cough" ? "" : pick(random, SAID[kind]), key);
   const interjection = await guild.speak(other!, { pcm });
-  const interjectionEnd = lastSentAt(interjection.sentAt);
+  const interjectionEnd = lastSentAt(interjection) ?? Number.NaN;
   // The service answers what cut its answer, cough or not.
   const cutsAndAnswers = kind === "real" || kind === "word" || turnTaking === "service";
   const answered = await quiet(guild, before.responses + (cutsAndAnswers ? 2 : 1));
@@ -256,7 +251,7 @@ async function latencies(
     const run = await guild.speak(user, { pcm: voicedSpeech(between(random, [1_200, 2_000]), seed + t) });
     const firstAudio = await guild.waitForBotAudio(spokeAt, ANSWER_TIMEOUT_MS);
     if (firstAudio === undefined) throw new Error(`latency ${turnTaking}: no answer to turn ${t}`);
-    out.push(firstAudio - lastSentAt(run.sentAt));
+    out.push(firstAudio - (lastSentAt(run) ?? Number.NaN));
     await quiet(guild, responses + 1);
     await sleep(300);
   }

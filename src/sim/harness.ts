@@ -198,6 +198,12 @@ export interface SpeechRun {
   readonly framesLost: number;
 }
 
+/** When the last frame of a speech run was sent; undefined when none was. */
+export function lastSentAt(run: SpeechRun): number | undefined {
+  for (let i = run.sentAt.length - 1; i >= 0; i--) if (!Number.isNaN(run.sentAt[i]!)) return run.sentAt[i]!;
+  return undefined;
+}
+
 /** A bot frame handed to the player, paired with the packet that carried it into the channel. */
 export interface PlayedFrame extends HandedFrame {
   /** Index in the guild's packet list (silence packets included). */

@@ -33,6 +33,7 @@ import {
   bargeInFigures,
   discordFramesFromWav,
   type HarnessBackend,
+  lastSentAt,
   lastSpeechFrame,
   outputLatency,
   type SimGuild,
@@ -441,7 +442,10 @@ async function run(setup: Setup, signal: AbortSignal): Promise<RunResult> {
         ? Promise.resolve(undefined)
         : interrupt(setup, guild, interrupter, startedAt, signal, problems);
     const [input, interruption] = await Promise.all([speaking, interrupting]);
-    const lastSent = Math.max(lastSentAt(input), interruption === undefined ? 0 : lastSentAt(interruption));
+    const lastSent = Math.max(
+      lastSentAt(input) ?? 0,
+      interruption === undefined ? 0 : (lastSentAt(interruption) ?? 0),
+    );
     await waitForQuiet(guild, lastSent + FRAME_MS + setup.options.idleMs, signal, problems);
     churn?.stop();
     const bridgeInputLatencyMs = guild.status()?.bridgeInputLatencyMs;
@@ -466,12 +470,6 @@ function daveFigures(harness: SimHarness, guild: SimGuild, memberChanges: number
     recoveries: (server?.recoveries ?? 0) + (status?.daveRecoveries ?? 0),
     memberChanges,
   };
-}
-
-function lastSentAt(speech: SpeechRun): number {
-  for (let i = speech.sentAt.length - 1; i >= 0; i--)
-    if (!Number.isNaN(speech.sentAt[i]!)) return speech.sentAt[i]!;
-  return 0;
 }
 
 function round(ms: number): number {

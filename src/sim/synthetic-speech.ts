@@ -1,5 +1,6 @@
 import { seededRandom } from "../audio/analysis.ts";
 import { FRAME_SAMPLES_48K, FRAME_SAMPLES_48K_STEREO } from "../audio/constants.ts";
+import { upmixMono } from "../audio/pcm.ts";
 
 /**
  * Sounds made on the spot, for benchmarks that must not run on the recordings the tests use:
@@ -44,14 +45,11 @@ function toFrames(mono: Float64Array, peak: number): Int16Array[] {
   let max = 0;
   for (let i = 0; i < mono.length; i++) max = Math.max(max, Math.abs(mono[i]!));
   const scale = max === 0 ? 0 : peak / max;
+  const pcm = Int16Array.from(mono, (sample) => Math.round(sample * scale));
   const frames: Int16Array[] = [];
-  for (let start = 0; start < mono.length; start += FRAME_SAMPLES_48K) {
+  for (let start = 0; start < pcm.length; start += FRAME_SAMPLES_48K) {
     const frame = new Int16Array(FRAME_SAMPLES_48K_STEREO);
-    for (let i = 0; i < FRAME_SAMPLES_48K && start + i < mono.length; i++) {
-      const sample = Math.round(mono[start + i]! * scale);
-      frame[2 * i] = sample;
-      frame[2 * i + 1] = sample;
-    }
+    upmixMono(pcm.subarray(start, start + FRAME_SAMPLES_48K), frame);
     frames.push(frame);
   }
   return frames;
